@@ -1,0 +1,91 @@
+"""The sandbox's `mase` plugin trees, its dated backups and its `wp` entry point."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tarfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+FILES = Path(__file__).resolve().parent / "files"
+
+#: The version every site runs, and the versions of its two dated backups (newest first).
+INSTALLED_VERSION = "2.1.0"
+BACKUP_VERSIONS = ("2.0.1", "2.0.0")
+#: Files new in the installed version: the modern API client carries the incident.
+NEW_IN_INSTALLED = ("includes/modern-api-client.php",)
+
+FEATURE_FLAGS = {
+    "modern_preview_engine": True,
+    "modern_state_manager": True,
+    "modern_api_client": True,
+    "legacy_fallback": False,
+}
+ROLLOUT_PERCENTAGES = {
+    "modern_preview_engine": 100,
+    "modern_state_manager": 100,
+    "modern_api_client": 100,
+}
+
+
+def plugin_files(version: str) -> dict[str, bytes]:
+    """The plugin's files at one version, relative to the plugin directory."""
+    root = FILES / "mase"
+    files: dict[str, bytes] = {}
+    for path in sorted(root.rglob("*.php")):
+        rel = path.relative_to(root).as_posix()
+        if version != INSTALLED_VERSION and rel in NEW_IN_INSTALLED:
+            continue
+        files[rel] = path.read_bytes().replace(b"@VERSION@", version.encode())
+    return files
+
+
+def write_plugin(dest: Path, version: str) -> None:
+    if dest.exists():
+        shutil.rmtree(dest)
+    for rel, data in plugin_files(version).items():
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def backup_name(when: datetime) -> str:
+    return f"mase-backup-{when:%Y%m%d-%H%M%S}.tar.gz"
+
+
+def write_backups(dest: Path, now: datetime | None = None) -> list[Path]:
+    """Two dated backups, as `tar -czf` of the plugin directory (members under `mase/`)."""
+    now = now or datetime.now(UTC)
+    dest.mkdir(parents=True, exist_ok=True)
+    written = []
+    for age_days, version in zip((1, 8), BACKUP_VERSIONS, strict=True):
+        when = (now - timedelta(days=age_days)).replace(microsecond=0)
+        path = dest / backup_name(when)
+        stamp = when.timestamp()
+        with tarfile.open(path, "w:gz") as tar:
+            dirs: set[str] = set()
+            for rel, data in plugin_files(version).items():
+                parts = ("mase/" + rel).split("/")
+                for i in range(1, len(parts)):
+                    d = "/".join(parts[:i])
+                    if d not in dirs:
+                        dirs.add(d)
+                        info = tarfile.TarInfo(d)
+                        info.type = tarfile.DIRTYPE
+                        info.mode = 0o755
+                        info.mtime = int(stamp)
+                        tar.addfile(info)
+                info = tarfile.TarInfo("mase/" + rel)
+                info.size = len(data)
+                info.mode = 0o644
+                info.mtime = int(stamp)
+                tar.addfile(info, io.BytesIO(data))
+        os.utime(path, (stamp, stamp))
+        written.append(path)
+    return written
+
+
+def wp_entry_point() -> Path:
+    return FILES / "wp"

@@ -1,0 +1,32 @@
+<?php
+/**
+ * The modern API client, new in 2.1.0. It carries the sandbox's incident: when the site's
+ * mase_sandbox_fault option is "rest", requests it serves log PHP warnings and die with a fatal
+ * error; when it is "load", the plugin dies while loading and takes wp-admin down with it.
+ */
+
+defined('ABSPATH') || exit;
+
+function mase_modern_fault() {
+    $fault = get_option('mase_sandbox_fault', '');
+    return is_string($fault) ? $fault : '';
+}
+
+if (mase_modern_fault() === 'load') {
+    error_log('MASE: modern API client failed to boot');
+    mase_modern_client_boot(MASE_VERSION);
+}
+
+add_filter('mase_rest_dispatch', function ($result, $callback, WP_REST_Request $request) {
+    if ($result !== null || !mase_feature_enabled('modern_api_client')) {
+        return $result;
+    }
+    if (mase_modern_fault() === 'rest') {
+        $envelope = [];
+        $payload = $envelope['payload'];
+        $meta = $envelope['meta']['request_id'];
+        error_log('MASE: modern API client lost its envelope for ' . $request->get_route());
+        return mase_modern_client_dispatch($payload, $meta);
+    }
+    return call_user_func($callback, $request);
+}, 10, 3);

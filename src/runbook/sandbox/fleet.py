@@ -1,0 +1,340 @@
+"""`runbook sandbox up|down|status`: a real fleet of WordPress hosts on one machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from runbook.errors import ExitCode, RunbookError
+from runbook.paths import sandbox_dir
+from runbook.sandbox import assets, configs, database, host
+from runbook.sandbox.system import ensure_packages, require_linux_root, run
+from runbook.sandbox.topology import PREFIX, Node, Topology, from_dict
+
+Say = Callable[[str], None]
+
+STATE_FILE = "state.json"
+#: `down` deletes the sandbox directory only when it finds this marker in it.
+MARKER = ".runbook-sandbox"
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def load_state(root: Path | None = None) -> dict[str, Any] | None:
+    root = root or sandbox_dir()
+    try:
+        data: dict[str, Any] = json.loads((root / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data
+
+
+def topology_of(state: dict[str, Any]) -> Topology:
+    return from_dict(state["topology"])
+
+
+def inventory_path(root: Path | None = None) -> Path:
+    return (root or sandbox_dir()) / "inventory" / "hosts.yml"
+
+
+def up(topology: Topology, say: Say = _quiet, wp_cli_bin: str | None = None) -> dict[str, Any]:
+    """Build the fleet; a sandbox left half-built by a killed run is torn down first."""
+    require_linux_root()
+    root = sandbox_dir()
+    state = load_state(root)
+    if state and state.get("complete"):
+        problems = check(root, state)
+        if not problems and topology_of(state).to_dict() == topology.to_dict():
+            say(f"the sandbox is already up ({len(topology.nodes)} hosts)")
+            return state
+        say("the sandbox is up with another shape or is unhealthy: rebuilding it")
+    if state or _leftovers(root):
+        say("removing what a previous sandbox left behind")
+        down(say=say)
+    ensure_packages(say)
+    started = time.monotonic()
+    for sub in ("ssh", "inventory", "bin", "sites", "hosts", "cache"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    root.chmod(0o755)
+    (root / MARKER).write_text("made by `runbook sandbox up`; `runbook sandbox down` deletes it\n")
+    # Written first, so that `down` can find everything even if this run is killed.
+    (root / STATE_FILE).write_text(
+        json.dumps({"topology": topology.to_dict(), "complete": False})
+    )
+    host.prepare_ns_dir(root)
+    key = root / "ssh" / "id_ed25519"
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "runbook-sandbox", "-f", key])
+    authorized = (root / "ssh" / "id_ed25519.pub").read_text()
+    _install_wp(root, wp_cli_bin)
+    say("installing WordPress into the template database")
+    creds = database.build_template(root / "cache" / "template")
+    plugin_src = root / "cache" / "plugin"
+    assets.write_plugin(plugin_src, assets.INSTALLED_VERSION)
+    backups_src = root / "cache" / "backups"
+    assets.write_backups(backups_src)
+    host.create_bridge(topology)
+
+    say(f"starting {len(topology.sites)} site databases")
+    for site in topology.sites:
+        database.prepare_site(
+            root / "cache" / "template", root / "sites" / site.name, topology.gateway,
+            site.db_port,
+        )
+    with ThreadPoolExecutor(max_workers=min(8, len(topology.sites))) as pool:
+        list(pool.map(lambda s: database.start(root / "sites" / s.name), topology.sites))
+
+    say(f"starting {len(topology.nodes)} hosts")
+    wp_configs = {s.name: configs.wp_config(s, topology, creds["db_password"])
+                  for s in topology.sites}
+
+    def build_node(node: Node) -> None:
+        paths = host.write_tree(root, node, topology, wp_configs[node.site], plugin_src,
+                                backups_src, authorized)
+        host.create_namespaces(root, node, topology, paths)
+        host.start_services(root, node, paths)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(build_node, topology.nodes))
+
+    known = "".join(
+        f"{n.ip} {(root / 'hosts' / n.name / 'etc' / 'ssh_host_ed25519_key.pub').read_text().split(' ')[0]} "
+        f"{(root / 'hosts' / n.name / 'etc' / 'ssh_host_ed25519_key.pub').read_text().split(' ')[1]}\n"
+        for n in topology.nodes
+    )
+    (root / "ssh" / "known_hosts").write_text(known)
+    _write_inventory(root, topology, creds)
+    _wait_for_ssh(topology)
+    state = {
+        "topology": topology.to_dict(),
+        "complete": True,
+        "built_in_seconds": round(time.monotonic() - started, 2),
+        "inventory": str(inventory_path(root)),
+    }
+    (root / STATE_FILE).write_text(json.dumps(state, indent=2))
+    say(f"sandbox up: {len(topology.nodes)} hosts in {len(topology.sites)} sites "
+        f"in {state['built_in_seconds']} s; inventory {inventory_path(root)}")
+    return state
+
+
+def _install_wp(root: Path, wp_cli_bin: str | None) -> None:
+    """`wp` on every host: the real WP-CLI when one is given, else the compatible entry point."""
+    target = root / "bin" / "wp"
+    real = wp_cli_bin or os.environ.get("WP_CLI_BIN")
+    if real:
+        if not Path(real).is_file():
+            raise RunbookError(f"WP_CLI_BIN={real}: no such file", ExitCode.USAGE)
+        shutil.copy2(real, target)
+    else:
+        shutil.copy2(assets.wp_entry_point(), target)
+    target.chmod(0o755)
+
+
+def _write_inventory(root: Path, topology: Topology, creds: dict[str, str]) -> None:
+    ssh_args = " ".join([
+        f"-o UserKnownHostsFile={root / 'ssh' / 'known_hosts'}",
+        "-o StrictHostKeyChecking=yes",
+        "-o IdentitiesOnly=yes",
+        "-o KexAlgorithms=curve25519-sha256,curve25519-sha256@libssh.org",
+        "-o ServerAliveInterval=5",
+        "-o ServerAliveCountMax=3",
+    ])
+    inventory: dict[str, Any] = {
+        "all": {
+            "vars": {
+                "ansible_user": "root",
+                "ansible_python_interpreter": "/usr/bin/python3",
+                "ansible_ssh_private_key_file": str(root / "ssh" / "id_ed25519"),
+                "ansible_ssh_common_args": ssh_args,
+                "ansible_ssh_timeout": 10,
+                "runbook_sandbox": True,
+                # Deliberate: the sandbox's sites run as root (wp-cli-contract.md, "Habits").
+                "wp_allow_root": True,
+                "wp_path": "/var/www/{{ site }}/htdocs",
+                "wp_url": "http://{{ site }}.sandbox.test",
+                "mase_backup_dir": "/var/www/{{ site }}/backups",
+            },
+            "children": {
+                site.name: {
+                    "vars": {"site": site.name},
+                    "hosts": {n.name: {"ansible_host": n.ip} for n in site.nodes},
+                }
+                for site in topology.sites
+            },
+        }
+    }
+    path = inventory_path(root)
+    path.write_text(
+        "# Written by `runbook sandbox up`; rewritten on every build.\n"
+        + yaml.safe_dump(inventory, sort_keys=False)
+    )
+    secrets_file = root / "inventory" / "credentials.json"
+    secrets_file.write_text(json.dumps(creds))
+    secrets_file.chmod(0o600)
+
+
+def _wait_for_ssh(topology: Topology, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    pending = list(topology.nodes)
+    while pending and time.monotonic() < deadline:
+        still = []
+        for node in pending:
+            try:
+                with socket.create_connection((node.ip, 22), timeout=1) as s:
+                    if not s.recv(64).startswith(b"SSH-"):
+                        still.append(node)
+            except OSError:
+                still.append(node)
+        pending = still
+        if pending:
+            time.sleep(0.1)
+    if pending:
+        raise RunbookError(
+            "sandbox: sshd does not answer on " + ", ".join(f"{n.name} ({n.ip})" for n in pending),
+            ExitCode.ENVIRONMENT,
+        )
+
+
+def check(root: Path, state: dict[str, Any]) -> list[str]:
+    """What is wrong with a running sandbox, one line per problem (empty: healthy)."""
+    problems = []
+    topology = topology_of(state)
+    for site in topology.sites:
+        if not database.is_running(root / "sites" / site.name):
+            problems.append(f"site {site.name}: database is not running")
+    for node in topology.nodes:
+        run_dir = root / "hosts" / node.name / "run"
+        if not Path(f"/run/netns/{node.netns}").exists():
+            problems.append(f"{node.name}: network namespace {node.netns} is missing")
+            continue
+        for name, pidfile in (("sshd", "sshd.pid"), ("nginx", "nginx.pid"),
+                              ("php-fpm", "php/php-fpm.pid")):
+            if not host.pid_alive(run_dir / pidfile):
+                problems.append(f"{node.name}: {name} is not running")
+    return problems
+
+
+def status() -> dict[str, Any]:
+    root = sandbox_dir()
+    state = load_state(root)
+    if not state:
+        return {"up": False, "leftovers": _leftovers(root)}
+    topology = topology_of(state)
+    problems = check(root, state)
+    hosts = []
+    for node in topology.nodes:
+        run_dir = root / "hosts" / node.name / "run"
+        link = run(["ip", "link", "show", node.veth_host], check=False).stdout
+        hosts.append({
+            "host": node.name,
+            "site": node.site,
+            "address": node.ip,
+            "link": "up" if "state UP" in link or ",UP" in link else "down",
+            "sshd": host.pid_alive(run_dir / "sshd.pid"),
+            "nginx": host.pid_alive(run_dir / "nginx.pid"),
+            "php_fpm": host.pid_alive(run_dir / "php" / "php-fpm.pid"),
+            "database": database.is_running(root / "sites" / node.site),
+        })
+    return {
+        "up": bool(state.get("complete")),
+        "complete": bool(state.get("complete")),
+        "inventory": str(inventory_path(root)),
+        "hosts": hosts,
+        "problems": problems,
+    }
+
+
+def _leftovers(root: Path) -> list[str]:
+    """Everything of a sandbox still on this machine: namespaces, links, mounts, processes, files."""
+    found = []
+    netns = run(["ip", "netns", "list"], check=False).stdout.split("\n")
+    found += [f"netns {line.split()[0]}" for line in netns if line.startswith(f"{PREFIX}-")]
+    links = run(["ip", "-o", "link", "show"], check=False).stdout.splitlines()
+    for line in links:
+        name = line.split(":")[1].strip().split("@")[0] if ":" in line else ""
+        if name.startswith(PREFIX):
+            found.append(f"link {name}")
+    found += [f"mount {m}" for m in _mounts_under(root)]
+    found += [f"process {pid}" for pid in _processes_using(root)]
+    if root.exists():
+        found.append(f"directory {root}")
+    return found
+
+
+def _mounts_under(root: Path) -> list[str]:
+    prefix = os.fspath(root).rstrip("/") + "/"
+    mounts = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4].replace("\\040", " ")
+            if point == prefix.rstrip("/") or point.startswith(prefix):
+                mounts.append(point)
+    return mounts
+
+
+def _processes_using(root: Path) -> list[int]:
+    """Processes whose command line names the sandbox directory (site databases, template)."""
+    needle = os.fspath(root).encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if needle in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+def down(say: Say = _quiet) -> list[str]:
+    """Remove every namespace, process, mount, link and file a sandbox made; say what is left."""
+    require_linux_root()
+    root = sandbox_dir()
+    # Site databases first: a graceful stop, all at once (2-3.5 s each otherwise).
+    sites = root / "sites"
+    if sites.is_dir():
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(database.stop, [p for p in sites.iterdir() if p.is_dir()]))
+    netns = [line.split()[0] for line in run(["ip", "netns", "list"], check=False).stdout.splitlines()
+             if line.startswith(f"{PREFIX}-")]
+    pids = [pid for ns in netns for pid in host.netns_pids(ns)]
+    host.kill_pids(pids + _processes_using(root))
+    for point in sorted(_mounts_under(root), key=len, reverse=True):
+        if run(["umount", point], check=False).returncode != 0:
+            run(["umount", "-l", point], check=False)
+    for ns in netns:
+        run(["ip", "netns", "del", ns], check=False)
+    for line in run(["ip", "-o", "link", "show"], check=False).stdout.splitlines():
+        name = line.split(":")[1].strip().split("@")[0] if ":" in line else ""
+        if name.startswith(PREFIX):
+            run(["ip", "link", "del", name], check=False)
+    if root.exists():
+        if not (root / MARKER).exists() and any(root.iterdir()):
+            raise RunbookError(
+                f"sandbox: {root} was not made by `runbook sandbox up` (no {MARKER}); "
+                "not deleting it",
+                ExitCode.ENVIRONMENT,
+            )
+        if _mounts_under(root):
+            raise RunbookError(
+                f"sandbox: mounts remain under {root}; not deleting it", ExitCode.ENVIRONMENT
+            )
+        run(["rm", "-rf", "--one-file-system", root], check=False)
+    left = _leftovers(root)
+    if left:
+        say("left behind: " + ", ".join(left))
+    else:
+        say("sandbox removed")
+    return left
