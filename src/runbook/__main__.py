@@ -1,0 +1,3 @@
+from runbook.cli import run
+
+run()

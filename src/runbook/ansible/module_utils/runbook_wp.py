@@ -1,0 +1,112 @@
+# -*- coding: utf-8 -*-
+"""Running WP-CLI on a host the way wp-cli-contract.md says: argv only, stdin closed,
+defensive about what plugins print on stdout. Plain Python: no Ansible import."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+
+VERSION_HEADER = re.compile(rb"^[ \t/*#@]*Version:(.*)$", re.IGNORECASE | re.MULTILINE)
+
+
+class WpError(Exception):
+    """A wp command failed: carries the argv, exit code and what it said."""
+
+    def __init__(self, argv, rc, stdout, stderr):
+        self.argv = argv
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+        said = (stderr or stdout or "").strip().splitlines()
+        # WP-CLI's multi-line errors (YIKES) are identified by their first line.
+        first = said[0] if said else "no output"
+        super().__init__(f"`{' '.join(argv)}` exited {rc}: {first}")
+
+
+def wp_argv(wp_bin, path, args, allow_root=False, skip_plugins=None, skip_themes=True, url=None):
+    """The argv for one wp command. skip_plugins: None, True (all) or a slug to skip."""
+    argv = [wp_bin, *args, f"--path={path}"]
+    if url:
+        argv.append(f"--url={url}")
+    if skip_plugins is True:
+        argv.append("--skip-plugins")
+    elif skip_plugins:
+        argv.append(f"--skip-plugins={skip_plugins}")
+    if skip_themes:
+        argv.append("--skip-themes")
+    if allow_root:
+        argv.append("--allow-root")
+    return argv
+
+
+def run_wp(argv, timeout=60, env=None):
+    """Run wp with stdin closed; returns stdout, raises WpError on a non-zero exit."""
+    proc = subprocess.run(
+        argv,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=timeout,
+        env=env if env is not None else dict(os.environ),
+        check=False,
+    )
+    stdout = proc.stdout.decode("utf-8", "replace")
+    stderr = proc.stderr.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        raise WpError(argv, proc.returncode, stdout, stderr)
+    return stdout
+
+
+def parse_json_output(stdout):
+    """WP-CLI JSON output, tolerating nothing: anything a plugin echoed first is an error that
+    carries the raw text (wp-cli-contract.md: "parse JSON defensively")."""
+    text = stdout.strip()
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise ValueError(f"wp printed something that is not JSON: {text[:500]!r}") from None
+
+
+def plugin_version(plugin_dir, slug):
+    """The Version header of a plugin's main file, read the way WordPress does (first 8 KiB)."""
+    candidates = [os.path.join(plugin_dir, f"{slug}.php")]
+    if os.path.isdir(plugin_dir):
+        candidates += sorted(
+            os.path.join(plugin_dir, n) for n in os.listdir(plugin_dir) if n.endswith(".php")
+        )
+    for path in candidates:
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(8192)
+        except OSError:
+            continue
+        if b"Plugin Name:" not in head:
+            continue
+        match = VERSION_HEADER.search(head)
+        if match:
+            return match.group(1).strip().rstrip(b"*/").strip().decode("utf-8", "replace")
+    return None
+
+
+def list_backups(backup_dir, pattern):
+    """Backups in a folder whose names match `pattern` (a regex), newest name first."""
+    regex = re.compile(pattern)
+    found = []
+    try:
+        names = os.listdir(backup_dir)
+    except OSError:
+        return []
+    for name in names:
+        if not regex.fullmatch(name):
+            continue
+        path = os.path.join(backup_dir, name)
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        found.append({"name": name, "path": path, "size": st.st_size, "mtime": int(st.st_mtime)})
+    # Names carry the timestamp (mase-backup-YYYYMMDD-HHMMSS): sort by name, not mtime.
+    found.sort(key=lambda b: b["name"], reverse=True)
+    return found

@@ -1,0 +1,185 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+"""Read a WordPress node's state: core and plugin versions, options, backups."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: wp_site_info
+short_description: Read WordPress and plugin state on one node, without changing anything
+description:
+  - Reads the WordPress version (C(wp core version), which works with the database down),
+    the plugin's version from its main file's header, the named options through
+    C(wp option get --format=json), and the plugin's backups.
+  - Options live in the site's database: ask for them on one node per site.
+  - Read-only; never reports C(changed).
+options:
+  path:
+    description: The WordPress root (C(--path)).
+    type: path
+    required: true
+  plugin:
+    description: The plugin's slug (its folder under C(wp-content/plugins)).
+    type: str
+    required: true
+  scope:
+    description:
+      - C(node) reads what lives on each node (versions, backups); C(site) reads only the
+        options, which live in the site's database.
+    type: str
+    choices: [node, site]
+    default: node
+  options:
+    description: Options to read as JSON (scope C(site)); a missing option comes back as null.
+    type: list
+    elements: str
+    default: []
+  backup_dir:
+    description: The folder holding the plugin's backups.
+    type: path
+  backup_pattern:
+    description: A regular expression matching backup file names.
+    type: str
+    default: '[a-z0-9_-]+-backup-[0-9]{8}-[0-9]{6}\.tar\.gz'
+  wp_bin:
+    description: The WP-CLI executable.
+    type: str
+    default: wp
+  allow_root:
+    description: Pass C(--allow-root). Deliberate only; run as the site owner otherwise.
+    type: bool
+    default: false
+  url:
+    description: The site URL (C(--url)), for multisite.
+    type: str
+author:
+  - runbook developers
+"""
+
+EXAMPLES = r"""
+- name: Read the node's WordPress state
+  wp_site_info:
+    path: /var/www/example/htdocs
+    plugin: mase
+    backup_dir: /var/www/example/backups
+
+- name: Read the site's feature flags (on one node per site)
+  wp_site_info:
+    path: /var/www/example/htdocs
+    plugin: mase
+    scope: site
+    options: [mase_feature_flags]
+"""
+
+RETURN = r"""
+plugin_version:
+  description: The plugin's Version header, or null when the plugin is missing.
+  type: str
+  returned: when scope is node
+options:
+  description: Each asked-for option's value (null when it does not exist).
+  type: dict
+  returned: when scope is site
+wordpress_version:
+  description: The WordPress version, or null when it cannot be read.
+  type: str
+  returned: when scope is node
+backups:
+  description: The plugin's backups, newest first (name, path, size, mtime).
+  type: list
+  returned: when scope is node
+errors:
+  description: What could not be read, one message each (the database being down, say).
+  type: list
+  returned: always
+runbook_report:
+  description: The same facts shaped for runbook's run record (node and site parts).
+  type: dict
+  returned: always
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.runbook_wp import (
+    WpError,
+    list_backups,
+    parse_json_output,
+    plugin_version,
+    run_wp,
+    wp_argv,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", required=True),
+            plugin=dict(type="str", required=True),
+            scope=dict(type="str", choices=["node", "site"], default="node"),
+            options=dict(type="list", elements="str", default=[]),
+            backup_dir=dict(type="path"),
+            backup_pattern=dict(
+                type="str", default=r"[a-z0-9_-]+-backup-[0-9]{8}-[0-9]{6}\.tar\.gz"
+            ),
+            wp_bin=dict(type="str", default="wp"),
+            allow_root=dict(type="bool", default=False),
+            url=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    if not os.path.isfile(os.path.join(p["path"], "wp-load.php")):
+        module.fail_json(msg=f"{p['path']} is not a WordPress root (no wp-load.php)")
+    errors = []
+
+    def wp(args):
+        argv = wp_argv(p["wp_bin"], p["path"], args, allow_root=p["allow_root"],
+                       skip_plugins=p["plugin"], url=p["url"])
+        return run_wp(argv)
+
+    if p["scope"] == "site":
+        options = {}
+        for name in p["options"]:
+            try:
+                options[name] = parse_json_output(wp(["option", "get", name, "--format=json"]))
+            except WpError as exc:
+                options[name] = None
+                if "Could not get" not in (exc.stderr or ""):
+                    errors.append(str(exc))
+            except ValueError as exc:
+                options[name] = None
+                errors.append(f"option {name}: {exc}")
+        site = {"options": options, "read_on": os.uname().nodename, "errors": errors}
+        module.exit_json(changed=False, options=options, errors=errors,
+                         runbook_report={"site": site})
+
+    wordpress_version = None
+    try:
+        wordpress_version = wp(["core", "version"]).strip() or None
+    except (WpError, OSError) as exc:
+        errors.append(str(exc))
+    plugin_dir = os.path.join(p["path"], "wp-content", "plugins", p["plugin"])
+    version = plugin_version(plugin_dir, p["plugin"])
+    backups = list_backups(p["backup_dir"], p["backup_pattern"]) if p["backup_dir"] else []
+    node = {
+        "wordpress_version": wordpress_version,
+        "plugin": p["plugin"],
+        "plugin_version": version,
+        "newest_backup": backups[0]["name"] if backups else None,
+        "backups": len(backups),
+        "errors": errors,
+    }
+    module.exit_json(
+        changed=False,
+        wordpress_version=wordpress_version,
+        plugin_version=version,
+        backups=backups,
+        errors=errors,
+        runbook_report={"node": node},
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""The runbook catalog: one YAML file per runbook, validated against the shipped JSON Schema."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from runbook.errors import ExitCode, RunbookError
+from runbook.paths import content_dir
+
+#: The flags every runbook has; a catalog parameter may not take one of these names.
+RESERVED = frozenset({
+    "reason", "inventory", "limit", "extra-vars", "check", "diff", "json", "yes", "verbose",
+    "project", "db", "help", "forks", "incident", "force-unlock",
+})
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    type: str
+    help: str
+    required: bool = False
+    pattern: str | None = None
+    choices: tuple[str, ...] = ()
+    default: str | int | bool | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+
+    @property
+    def var(self) -> str:
+        """The Ansible variable name: dashes become underscores."""
+        return self.name.replace("-", "_")
+
+    def convert(self, raw: str | int | bool) -> str | int | bool:
+        """Check one value from the command line; errors name the option and what it takes."""
+        if self.type == "boolean":
+            if isinstance(raw, bool):
+                return raw
+            raise RunbookError(f"--{self.name} takes no value")
+        text = str(raw)
+        if self.type == "integer":
+            try:
+                value = int(text)
+            except ValueError:
+                raise RunbookError(f"--{self.name}: {text!r} is not a whole number") from None
+            if self.minimum is not None and value < self.minimum:
+                raise RunbookError(f"--{self.name}: {value} is below the minimum {self.minimum}")
+            if self.maximum is not None and value > self.maximum:
+                raise RunbookError(f"--{self.name}: {value} is above the maximum {self.maximum}")
+            return value
+        if self.type == "choice" and text not in self.choices:
+            raise RunbookError(
+                f"--{self.name}: {text!r} is not one of: {', '.join(self.choices)}"
+            )
+        if self.pattern and not re.fullmatch(self.pattern, text):
+            raise RunbookError(f"--{self.name}: {text!r} does not match {self.pattern}")
+        return text
+
+
+@dataclass(frozen=True)
+class Runbook:
+    name: str
+    description: str
+    priority: str
+    playbook: Path
+    source: Path
+    destructive: bool = False
+    parameters: tuple[Parameter, ...] = ()
+    notify: tuple[str, ...] = ()
+    serial: int | str | None = None
+    max_fail_percentage: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> str:
+        """The description's first sentence, on one line."""
+        paragraph = " ".join(self.description.strip().split("\n\n")[0].split())
+        sentence, dot, _ = paragraph.partition(". ")
+        return sentence + ("." if dot else "")
+
+
+@cache
+def schema() -> dict[str, Any]:
+    text = resources.files("runbook").joinpath("schemas/runbook.schema.json").read_text()
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def _where(error: jsonschema.ValidationError) -> str:
+    path = ".".join(str(p) for p in error.absolute_path)
+    return path or "(top level)"
+
+
+def load_file(path: Path, playbook_dirs: list[Path]) -> Runbook:
+    """Load and validate one catalog file; errors name the file and the field."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise RunbookError(f"{path}: not valid YAML: {exc}") from None
+    except OSError as exc:
+        raise RunbookError(f"{path}: cannot read: {exc.strerror}") from None
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        raise RunbookError(f"{path}: field {_where(first)}: {first.message}")
+    if data["name"] != path.stem:
+        raise RunbookError(f"{path}: field name: {data['name']!r} must match the file name")
+    params = []
+    for raw in data.get("parameters", []):
+        if raw["name"] in RESERVED:
+            raise RunbookError(
+                f"{path}: field parameters: --{raw['name']} is one of runbook's own options"
+            )
+        if "pattern" in raw:
+            try:
+                re.compile(raw["pattern"])
+            except re.error as exc:
+                raise RunbookError(
+                    f"{path}: field parameters.{raw['name']}.pattern: {exc}"
+                ) from None
+        params.append(Parameter(
+            name=raw["name"], type=raw["type"], help=raw["help"],
+            required=raw.get("required", False), pattern=raw.get("pattern"),
+            choices=tuple(raw.get("choices", ())), default=raw.get("default"),
+            minimum=raw.get("minimum"), maximum=raw.get("maximum"),
+        ))
+    playbook = next(
+        (d / data["playbook"] for d in playbook_dirs if (d / data["playbook"]).is_file()), None
+    )
+    if playbook is None:
+        raise RunbookError(
+            f"{path}: field playbook: {data['playbook']} is not in "
+            + " or ".join(str(d) for d in playbook_dirs)
+        )
+    return Runbook(
+        name=data["name"],
+        description=data["description"],
+        priority=data["priority"],
+        playbook=playbook,
+        source=path,
+        destructive=data.get("destructive", False),
+        parameters=tuple(params),
+        notify=tuple(data.get("notify", ())),
+        serial=data.get("serial"),
+        max_fail_percentage=data.get("max_fail_percentage"),
+    )
+
+
+def find_project(start: Path | None = None) -> Path | None:
+    """The user's project: the nearest folder, from `start` upward, holding a runbook.yml."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "runbook.yml").is_file():
+            return folder
+    return None
+
+
+def load(project: Path | None = None) -> dict[str, Runbook]:
+    """The shipped catalog, with the project's runbooks added or overriding by name."""
+    shipped = content_dir()
+    layers = [(shipped / "runbooks", [shipped / "playbooks"])]
+    if project is not None:
+        if not project.is_dir():
+            raise RunbookError(f"--project {project}: no such directory")
+        layers.append(
+            (project / "runbooks", [project / "playbooks", shipped / "playbooks"])
+        )
+    catalog: dict[str, Runbook] = {}
+    for folder, playbook_dirs in layers:
+        if not folder.is_dir():
+            continue
+        for path in sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]):
+            book = load_file(path, playbook_dirs)
+            catalog[book.name] = book
+    return catalog

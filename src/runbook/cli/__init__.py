@@ -1,0 +1,168 @@
+"""The `runbook` command: a click group whose runbook subcommands come from the catalog."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from runbook import __version__
+from runbook.errors import ExitCode, RunbookError
+
+BUILTINS = ("list", "show", "runs", "sandbox")
+
+
+class Context:
+    """What the group's options decide for every subcommand."""
+
+    def __init__(self, project: Path | None, db: Path | None, debug: bool) -> None:
+        self.project = project
+        self.db = db
+        self.debug = debug
+        self._catalog: dict[str, Any] | None = None
+
+    @classmethod
+    def from_params(cls, project: Path | None, db: Path | None, debug: bool) -> Context:
+        if project is None and not os.environ.get("RUNBOOK_NO_PROJECT"):
+            from runbook.catalog import find_project
+
+            project = find_project()
+        return cls(project, db, debug)
+
+    def catalog(self) -> dict[str, Any]:
+        if self._catalog is None:
+            from runbook import catalog
+
+            self._catalog = catalog.load(self.project)
+        return self._catalog
+
+    def store(self) -> Any:
+        from runbook.store import Store
+
+        return Store(self.db)
+
+
+class RunbookGroup(click.Group):
+    """Built-in commands first, then one subcommand per catalog runbook."""
+
+    def _context(self, ctx: click.Context) -> Context:
+        # --help is handled while the group's own options are parsed, before its callback.
+        if not isinstance(ctx.obj, Context):
+            params = ctx.params
+            ctx.obj = Context.from_params(
+                params.get("project"), params.get("db"), bool(params.get("debug"))
+            )
+        return ctx.obj
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        try:
+            names = sorted(self._context(ctx).catalog())
+        except RunbookError as exc:
+            click.echo(f"runbook: {exc}", err=True)
+            names = []
+        return [*BUILTINS, *names]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in BUILTINS:
+            return super().get_command(ctx, cmd_name)
+        book = self._context(ctx).catalog().get(cmd_name)
+        if book is None:
+            return None
+        from runbook.cli.run import make_command
+
+        return make_command(book)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        builtins = [(n, self.commands[n].get_short_help_str(70)) for n in BUILTINS]
+        with formatter.section("Commands"):
+            formatter.write_dl(builtins)
+        try:
+            books = self._context(ctx).catalog()
+        except RunbookError as exc:
+            with formatter.section("Runbooks"):
+                formatter.write_text(f"(the catalog did not load: {exc})")
+            return
+        with formatter.section("Runbooks (runbook NAME --help)"):
+            formatter.write_dl(
+                [(b.name, f"[{b.priority}] {b.summary}") for b in books.values()]
+            )
+
+
+@click.group(
+    cls=RunbookGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, "--version", prog_name="runbook")
+@click.option("--project", type=click.Path(file_okay=False, path_type=Path),
+              help="Your project folder: its runbooks/ add to or override the shipped ones. "
+                   "Default: the nearest folder upward holding a runbook.yml.")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), envvar="RUNBOOK_DB",
+              help="The run record (SQLite). Default: $RUNBOOK_DB, else runbook.sqlite3 in "
+                   "your state directory.")
+@click.option("--debug", is_flag=True, envvar="RUNBOOK_DEBUG",
+              help="Show tracebacks for internal errors.")
+@click.pass_context
+def cli(ctx: click.Context, project: Path | None, db: Path | None, debug: bool) -> None:
+    """Incident-response automation for web-application fleets, built on Ansible.
+
+    \b
+    When in doubt, roll back first:
+      runbook p0-rollback --reason "P0: admin crashes after 2.1.0"
+    See what the fleet looks like:
+      runbook status
+    Try it all on a local fleet (Linux, root):
+      runbook sandbox up && runbook status
+
+    Each runbook is a subcommand; `runbook list` shows the catalog and
+    `runbook show NAME` what one does. Exit codes are listed in the README.
+    """
+    ctx.obj = Context.from_params(project, db, debug)
+
+
+def _register() -> None:
+    from runbook.cli import catalog_cmds, runs, sandbox
+
+    cli.add_command(catalog_cmds.list_cmd)
+    cli.add_command(catalog_cmds.show_cmd)
+    cli.add_command(runs.runs_cmd)
+    cli.add_command(sandbox.sandbox_cmd)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The CLI edge: the one place that turns errors into exit codes."""
+    debug = "--debug" in (argv or sys.argv) or bool(os.environ.get("RUNBOOK_DEBUG"))
+    try:
+        rv = cli.main(args=argv, prog_name="runbook", standalone_mode=False)
+    except RunbookError as exc:
+        click.echo(f"runbook: error: {exc.message}", err=True)
+        return int(exc.code)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.Abort:
+        click.echo("runbook: aborted", err=True)
+        return int(ExitCode.ABORTED)
+    except click.ClickException as exc:
+        exc.show()
+        return int(ExitCode.USAGE)
+    except KeyboardInterrupt:
+        click.echo("runbook: interrupted", err=True)
+        return int(ExitCode.INTERRUPTED)
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        else:
+            click.echo(f"runbook: internal error: {exc!r} (run with --debug for the traceback)",
+                       err=True)
+        return int(ExitCode.INTERNAL)
+    return rv if isinstance(rv, int) else 0
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""One subcommand per catalog runbook: options from its parameters plus the common ones."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from rich.console import Console
+
+from runbook.catalog import Parameter, Runbook
+from runbook.errors import ExitCode, RunbookError
+
+MAX_REASON = 2000
+
+
+def _param_option(p: Parameter) -> click.Option:
+    if p.type == "boolean":
+        return click.Option([f"--{p.name}"], is_flag=True, default=bool(p.default), help=p.help)
+    hint = p.help
+    if p.type == "choice":
+        hint += f" One of: {', '.join(p.choices)}."
+    if p.required:
+        hint += " [required]"
+    return click.Option([f"--{p.name}"], default=p.default, help=hint, metavar=p.type.upper())
+
+
+def parse_extra_vars(items: tuple[str, ...]) -> dict[str, Any]:
+    """-e as ansible-playbook takes it: key=value pairs, a JSON/YAML mapping, or @file."""
+    merged: dict[str, Any] = {}
+    for item in items:
+        if item.startswith("@"):
+            path = Path(item[1:])
+            try:
+                data = yaml.safe_load(path.read_text())
+            except (OSError, yaml.YAMLError) as exc:
+                raise RunbookError(f"-e {item}: cannot read {path}: {exc}") from None
+            if not isinstance(data, dict):
+                raise RunbookError(f"-e {item}: {path} must hold a mapping")
+            merged.update(data)
+        elif item.lstrip().startswith("{"):
+            try:
+                data = json.loads(item)
+            except ValueError as exc:
+                raise RunbookError(f"-e {item!r}: not valid JSON: {exc}") from None
+            merged.update(data)
+        else:
+            for pair in item.split():
+                key, sep, value = pair.partition("=")
+                if not sep or not key.isidentifier():
+                    raise RunbookError(f"-e {pair!r}: expected key=value, JSON or @file")
+                merged[key] = value
+    return merged
+
+
+def check_reason(book: Runbook, reason: str | None) -> str | None:
+    if reason is not None:
+        if not reason.strip():
+            raise RunbookError("--reason is empty: say why you are running this")
+        if len(reason) > MAX_REASON:
+            raise RunbookError(f"--reason is {len(reason)} characters; at most {MAX_REASON}")
+        if any(ord(c) < 32 and c not in "\t\n" for c in reason):
+            raise RunbookError("--reason holds control characters; write it as plain text")
+    elif book.destructive:
+        raise RunbookError(
+            f"{book.name} changes hosts: --reason is required (say why, for the run record)"
+        )
+    return reason
+
+
+def collect_params(book: Runbook, raw: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for p in book.parameters:
+        value = raw.get(p.var)
+        if value is None:
+            if p.required:
+                raise RunbookError(f"{book.name} needs --{p.name}: {p.help}")
+            continue
+        values[p.var] = p.convert(value)
+    return values
+
+
+def confirm(book: Runbook, hosts: dict[str, str | None], yes: bool, check: bool) -> None:
+    if not book.destructive or yes or check:
+        return
+    sites = sorted({s for s in hosts.values() if s})
+    what = f"{book.name} will change {len(hosts)} hosts" + (
+        f" in {len(sites)} sites ({', '.join(sites)})" if sites else ""
+    )
+    if not sys.stdin.isatty():
+        raise RunbookError(
+            f"{what}, and there is no terminal to confirm on: pass --yes to go ahead",
+            ExitCode.ABORTED,
+        )
+    if not click.confirm(f"{what}. Go ahead?", default=False, err=True):
+        raise RunbookError("not confirmed: nothing was run", ExitCode.ABORTED)
+
+
+def run_runbook(ctx: click.Context, book: Runbook, options: dict[str, Any]) -> int:
+    from runbook import inventory as inv
+    from runbook.execution import RunRequest, execute
+    from runbook.progress import LiveProgress, NoProgress, PlainProgress
+    from runbook.views import REPORTS, print_summary
+
+    root = ctx.find_root().obj
+    as_json = options.pop("as_json")
+    stderr = Console(stderr=True)
+
+    def warn(message: str) -> None:
+        stderr.print(message, markup=False, highlight=False, soft_wrap=True)
+
+    reason = check_reason(book, options.pop("reason"))
+    params = collect_params(book, options)
+    extra = parse_extra_vars(options.pop("extra_vars"))
+    inventory = inv.resolve(options.pop("inventory"), root.project, warn)
+    limit = options.pop("limit")
+    hosts = inv.hosts(inventory, limit)
+    if not hosts:
+        raise RunbookError(
+            f"no hosts in {inventory}" + (f" match --limit {limit}" if limit else "")
+        )
+    confirm(book, hosts, options.pop("yes"), options["check"])
+    store = root.store()
+    # A pipe gets rich's 80 columns by default: too narrow for a fleet table.
+    stdout = Console() if sys.stdout.isatty() else Console(width=160)
+    if as_json:
+        progress: Any = NoProgress()
+    elif stdout.is_terminal:
+        progress = LiveProgress(stdout, f"{book.name} on {len(hosts)} hosts")
+    else:
+        progress = PlainProgress(sys.stdout)
+    request = RunRequest(
+        runbook=book, params=params, inventory=inventory, hosts=hosts, reason=reason,
+        limit=limit, extra_vars=extra, check=options["check"], diff=options["diff"],
+        verbosity=options["verbose"], forks=options["forks"],
+    )
+    try:
+        with progress:
+            result = execute(request, store, on_event=progress, warn=warn)
+    finally:
+        store.close()
+    report = REPORTS.get(book.name)
+    if as_json:
+        document = result.to_json()
+        if report:
+            document["report"] = report[0](result)
+        click.echo(json.dumps(document, indent=2, default=str))
+    else:
+        if report:
+            report[1](stdout, report[0](result))
+        print_summary(stdout, result)
+    return int(result.exit_code)
+
+
+def make_command(book: Runbook) -> click.Command:
+    def callback(**options: Any) -> None:
+        ctx = click.get_current_context()
+        code = run_runbook(ctx, book, options)
+        ctx.exit(code)
+
+    params: list[click.Parameter] = [_param_option(p) for p in book.parameters]
+    params += [
+        click.Option(["--reason"], metavar="TEXT",
+                     help="Why you run this; recorded verbatim, never templated."
+                     + (" [required]" if book.destructive else "")),
+        click.Option(["-i", "--inventory"], multiple=True, metavar="INVENTORY",
+                     help="Inventory file or folder (repeatable). Default: $RUNBOOK_INVENTORY, "
+                          "your project's runbook.yml, else the running sandbox's."),
+        click.Option(["-l", "--limit"], metavar="PATTERN",
+                     help="Only these hosts or groups, as ansible-playbook -l."),
+        click.Option(["-e", "--extra-vars", "extra_vars"], multiple=True, metavar="VARS",
+                     help="Extra variables: key=value, JSON, or @file (repeatable)."),
+        click.Option(["--check"], is_flag=True, help="Change nothing; show what would change."),
+        click.Option(["--diff"], is_flag=True, help="Show the differences of changed files."),
+        click.Option(["--json", "as_json"], is_flag=True,
+                     help="Print one JSON document at the end, and nothing else on stdout."),
+        click.Option(["-y", "--yes"], is_flag=True,
+                     help="Do not ask for confirmation (required without a terminal)."),
+        click.Option(["-v", "--verbose"], count=True, help="More Ansible detail (-vvv ...)."),
+        click.Option(["--forks"], type=click.IntRange(1, 500),
+                     help="Hosts worked on at once. Default: the number of hosts (5-50)."),
+    ]
+    first, _, rest = book.description.strip().partition("\n")
+    text = f"[{book.priority}] {first}\n\n{rest.strip()}" if rest.strip() else f"[{book.priority}] {first}"
+    if book.destructive:
+        text += "\n\nChanges hosts: asks for confirmation on a terminal, refuses without one " \
+                "unless --yes, and needs --reason."
+    return click.Command(
+        name=book.name, callback=callback, params=params, help=text,
+        short_help=f"[{book.priority}] {book.summary}",
+        context_settings={"max_content_width": 100},
+    )

@@ -1,0 +1,100 @@
+"""`runbook sandbox up|down|status|fault`: the local fleet for trying and testing runbook."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from runbook.errors import ExitCode, RunbookError
+
+FAULTS = ("sshd-stop", "sshd-start", "link-cut", "link-restore", "db-stop", "db-start",
+          "plugin-rest", "plugin-load", "plugin-off")
+
+
+def _say(message: str) -> None:
+    click.echo(f"sandbox: {message}", err=True)
+
+
+@click.group("sandbox")
+def sandbox_cmd() -> None:
+    """A real fleet on this machine: namespace hosts with sshd, nginx, php-fpm, WordPress.
+
+    Linux and root only. The default fleet is site alpha (two nodes sharing one
+    database) and site beta (one node). Runbooks use its inventory when you give
+    none. The directory is $RUNBOOK_SANDBOX_DIR (default /var/lib/runbook-sandbox).
+    """
+
+
+@sandbox_cmd.command("up")
+@click.option("--sites", type=click.IntRange(1, 100), help="Build this many sites ...")
+@click.option("--nodes", type=click.IntRange(1, 20), help="... of this many nodes each.")
+@click.option("--wp-cli", "wp_cli", metavar="PATH", envvar="WP_CLI_BIN",
+              help="A real WP-CLI to install on the hosts (default: $WP_CLI_BIN, else the "
+                   "sandbox's WP-CLI-compatible entry point).")
+def up_cmd(sites: int | None, nodes: int | None, wp_cli: str | None) -> None:
+    """Build the fleet (installs the Debian packages it needs; recovers a killed one)."""
+    from runbook.sandbox import fleet, topology
+
+    fleet.up(topology.build(sites, nodes), say=_say, wp_cli_bin=wp_cli)
+    click.echo(fleet.inventory_path())
+
+
+@sandbox_cmd.command("down")
+def down_cmd() -> None:
+    """Remove every namespace, process, mount, link and file the sandbox made."""
+    from runbook.sandbox import fleet
+
+    left = fleet.down(say=_say)
+    if left:
+        raise RunbookError("the sandbox left things behind: " + ", ".join(left),
+                           ExitCode.ENVIRONMENT)
+
+
+@sandbox_cmd.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status_cmd(as_json: bool) -> None:
+    """Show each sandbox host's namespace, link and services. Exit 8 if unhealthy."""
+    from runbook.sandbox import fleet
+
+    report = fleet.status()
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    elif not report.get("hosts"):
+        click.echo("the sandbox is down" + (
+            "; left behind: " + ", ".join(report["leftovers"]) if report.get("leftovers") else ""))
+    else:
+        table = Table(title=f"Sandbox ({report['inventory']})", title_justify="left")
+        for column in ("host", "site", "address", "link", "sshd", "nginx", "php-fpm", "database"):
+            table.add_column(column)
+        for h in report["hosts"]:
+            table.add_row(h["host"], h["site"], h["address"], h["link"],
+                          *("yes" if h[k] else "[red]no[/]"
+                            for k in ("sshd", "nginx", "php_fpm", "database")))
+        Console().print(table)
+        for problem in report["problems"]:
+            click.echo(f"problem: {problem}")
+    if not report.get("up") or report.get("problems"):
+        raise click.exceptions.Exit(int(ExitCode.ENVIRONMENT))
+
+
+@sandbox_cmd.command("fault")
+@click.argument("fault", type=click.Choice(FAULTS))
+@click.argument("target")
+def fault_cmd(fault: str, target: str) -> None:
+    """Inject or clear a fault. TARGET is a host (sshd-*, link-*) or a site (db-*, plugin-*).
+
+    \b
+    sshd-stop / sshd-start    stop the host's sshd and its sessions / start it
+    link-cut / link-restore   take the host's network link down / up
+    db-stop / db-start        stop / start the site's MariaDB
+    plugin-rest               mase 2.1.0 logs warnings and fatals on its REST routes
+    plugin-load               mase 2.1.0 dies while loading (wp-admin crashes)
+    plugin-off                no plugin fault
+    """
+    from runbook.sandbox import faults
+
+    faults.apply(fault, target)
+    _say(f"{fault} {target}: done")

@@ -1,0 +1,144 @@
+"""The run model: per-host state folded from ansible-runner's events. Pure; no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Per-host outcome, worst first: how a host's run is summed up.
+OUTCOMES = ("unreachable", "failed", "not-run", "changed", "ok", "skipped")
+
+
+@dataclass
+class HostState:
+    host: str
+    site: str | None = None
+    task: str | None = None
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    skipped: int = 0
+    message: str | None = None
+    failed_task: str | None = None
+    verification_failed: bool = False
+    lock_held: bool = False
+    report: dict[str, Any] = field(default_factory=dict)
+    seen: bool = False
+
+    @property
+    def outcome(self) -> str:
+        if self.unreachable:
+            return "unreachable"
+        if self.failed:
+            return "failed"
+        if not self.seen:
+            return "not-run"
+        if self.changed:
+            return "changed"
+        if self.ok:
+            return "ok"
+        return "skipped"
+
+
+@dataclass
+class RunModel:
+    """Everything the progress view, the summary and the run record need from the events."""
+
+    hosts: dict[str, HostState] = field(default_factory=dict)
+    play: str | None = None
+    task: str | None = None
+    tasks_started: int = 0
+    no_hosts_matched: bool = False
+    stats_seen: bool = False
+    site_reports: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def for_hosts(cls, hosts: dict[str, str | None]) -> RunModel:
+        return cls(hosts={h: HostState(h, site) for h, site in hosts.items()})
+
+    def host(self, name: str) -> HostState:
+        if name not in self.hosts:
+            self.hosts[name] = HostState(name)
+        return self.hosts[name]
+
+    def handle(self, event: dict[str, Any]) -> None:
+        kind = event.get("event", "")
+        data = event.get("event_data") or {}
+        if kind == "playbook_on_play_start":
+            self.play = data.get("name") or data.get("play")
+        elif kind == "playbook_on_task_start":
+            self.task = data.get("name") or data.get("task")
+            self.tasks_started += 1
+        elif kind == "playbook_on_no_hosts_matched":
+            self.no_hosts_matched = True
+        elif kind == "runner_on_start":
+            state = self.host(data.get("host", "?"))
+            state.task = data.get("task")
+            state.seen = True
+        elif kind in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable",
+                      "runner_on_skipped"):
+            self._result(kind, data)
+        elif kind == "playbook_on_stats":
+            self._stats(data)
+
+    def _result(self, kind: str, data: dict[str, Any]) -> None:
+        state = self.host(data.get("host", "?"))
+        state.seen = True
+        res = data.get("res") or {}
+        if not isinstance(res, dict):
+            res = {}
+        task = data.get("task")
+        if kind == "runner_on_ok":
+            state.ok += 1
+            if res.get("changed"):
+                state.changed += 1
+            report = res.get("runbook_report")
+            if isinstance(report, dict):
+                self._report(state, report)
+        elif kind == "runner_on_skipped":
+            state.skipped += 1
+        elif kind == "runner_on_unreachable":
+            state.unreachable += 1
+            state.message = str(res.get("msg", "unreachable")).strip()
+            state.failed_task = task
+        elif data.get("ignore_errors"):
+            state.ok += 1
+        else:
+            state.failed += 1
+            state.message = str(res.get("msg", "failed")).strip()
+            state.failed_task = task
+            if res.get("verification_failed") or str(task or "").startswith("Verify "):
+                state.verification_failed = True
+            if res.get("lock_held"):
+                state.lock_held = True
+
+    def _report(self, state: HostState, report: dict[str, Any]) -> None:
+        """A module's `runbook_report`: per-node facts, and per-site facts from a site leader."""
+        node = report.get("node")
+        if isinstance(node, dict):
+            state.report.update(node)
+        site = report.get("site")
+        if isinstance(site, dict) and state.site:
+            self.site_reports.setdefault(state.site, {}).update(site)
+
+    def _stats(self, data: dict[str, Any]) -> None:
+        """Ansible's own totals are authoritative once they arrive."""
+        self.stats_seen = True
+        columns = {
+            "ok": "ok", "changed": "changed", "failures": "failed", "dark": "unreachable",
+            "skipped": "skipped",
+        }
+        for column, attr in columns.items():
+            for host, count in (data.get(column) or {}).items():
+                state = self.host(host)
+                state.seen = True
+                setattr(state, attr, int(count))
+        for host in data.get("ignored") or {}:
+            self.host(host).seen = True
+
+    def counts(self) -> dict[str, int]:
+        totals = dict.fromkeys(OUTCOMES, 0)
+        for state in self.hosts.values():
+            totals[state.outcome] += 1
+        return totals

@@ -1,0 +1,345 @@
+"""Running one runbook through ansible-runner: run directory, clean environment, events, signals."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import secrets
+import shlex
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import yaml
+
+from runbook.catalog import Runbook
+from runbook.errors import ExitCode, RunbookError
+from runbook.events import RunModel
+from runbook.inventory import Inventory
+from runbook.paths import ansible_plugin_dir, content_dir, state_dir
+from runbook.store import HostRow, Store
+
+#: The only variables of the operator's environment that reach Ansible: nothing secret.
+PASSTHROUGH_ENV = ("HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "SSH_AUTH_SOCK", "TMPDIR")
+
+SCHEMA_VERSION = 1
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def new_run_id() -> str:
+    """Sortable by time, unique without coordination: 20261127T141500Z-3f9a1c."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def operator_name() -> str:
+    try:
+        return os.environ.get("RUNBOOK_OPERATOR") or getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid{os.getuid()}"
+
+
+class _Unsafe(str):
+    """A string Ansible must never template: written with YAML's !unsafe tag."""
+
+
+def _unsafe_representer(dumper: yaml.SafeDumper, value: _Unsafe) -> yaml.Node:
+    return dumper.represent_scalar("!unsafe", str(value))
+
+
+class _VarsDumper(yaml.SafeDumper):
+    pass
+
+
+_VarsDumper.add_representer(_Unsafe, _unsafe_representer)
+
+
+def mark_unsafe(value: Any) -> Any:
+    """Every string in `value` becomes data Jinja never evaluates (operator text, parameters)."""
+    if isinstance(value, str):
+        return _Unsafe(value)
+    if isinstance(value, dict):
+        return {str(k): mark_unsafe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mark_unsafe(v) for v in value]
+    return value
+
+
+def ansible_env() -> dict[str, str]:
+    """The whole environment Ansible gets: a short allow-list plus runbook's own settings."""
+    env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
+    bindir = str(Path(sys.executable).parent)
+    env["PATH"] = f"{bindir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    env.setdefault("LANG", "C.UTF-8")
+    content = content_dir()
+    plugins = ansible_plugin_dir()
+    env.update({
+        "ANSIBLE_CONFIG": str(content / "ansible.cfg"),
+        "ANSIBLE_ROLES_PATH": str(content / "roles"),
+        "ANSIBLE_LIBRARY": str(plugins / "modules"),
+        "ANSIBLE_MODULE_UTILS": str(plugins / "module_utils"),
+        "ANSIBLE_FILTER_PLUGINS": str(plugins / "filter_plugins"),
+        "ANSIBLE_CALLBACK_PLUGINS": str(plugins / "callback_plugins"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    })
+    return env
+
+
+@contextmanager
+def only_environment(env: dict[str, str]) -> Iterator[None]:
+    """ansible-runner seeds the job's environment (and artifacts/command) from os.environ:
+    hand it exactly `env` for the length of the run, then put the operator's back."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+class Interrupts:
+    """Ctrl-C once: finish the current task, then stop. Twice (or SIGTERM twice): stop now."""
+
+    def __init__(self, warn: Callable[[str], None]) -> None:
+        self.warn = warn
+        self.count = 0
+        self.tasks_at_first = -1
+        self.model: RunModel | None = None
+        self._saved: dict[int, Any] = {}
+
+    def _handler(self, signum: int, _frame: FrameType | None) -> None:
+        self.count += 1
+        name = signal.Signals(signum).name
+        if self.count == 1:
+            self.tasks_at_first = self.model.tasks_started if self.model else 0
+            self.warn(f"runbook: {name}: stopping after the current task; "
+                      "press Ctrl-C again to cancel now")
+        else:
+            self.warn(f"runbook: {name} again: cancelling now")
+
+    def cancel(self) -> bool:
+        if self.count >= 2:
+            return True
+        return bool(self.count == 1 and self.model and self.model.tasks_started > self.tasks_at_first)
+
+    def __enter__(self) -> Interrupts:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._saved[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+
+
+@dataclass
+class RunRequest:
+    runbook: Runbook
+    params: dict[str, Any]
+    inventory: Inventory
+    hosts: dict[str, str | None]
+    reason: str | None = None
+    limit: str | None = None
+    extra_vars: dict[str, Any] = field(default_factory=dict)
+    check: bool = False
+    diff: bool = False
+    verbosity: int = 0
+    forks: int | None = None
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    request: RunRequest
+    model: RunModel
+    status: str
+    exit_code: ExitCode
+    started_at: str
+    ended_at: str
+    duration: float
+    artifact_dir: Path
+    rc: int | None
+    interrupted: bool
+
+    def to_json(self) -> dict[str, Any]:
+        hosts = {
+            name: {
+                "site": s.site,
+                "outcome": s.outcome,
+                "ok": s.ok, "changed": s.changed, "failed": s.failed,
+                "unreachable": s.unreachable, "skipped": s.skipped,
+                "last_task": s.failed_task or s.task,
+                "message": s.message,
+                **({"report": s.report} if s.report else {}),
+            }
+            for name, s in self.model.hosts.items()
+        }
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "run_id": self.run_id,
+            "runbook": self.request.runbook.name,
+            "parameters": self.request.params,
+            "reason": self.request.reason,
+            "check": self.request.check,
+            "inventory": str(self.request.inventory),
+            "limit": self.request.limit,
+            "status": self.status,
+            "exit_code": int(self.exit_code),
+            "interrupted": self.interrupted,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "duration_seconds": round(self.duration, 3),
+            "counts": self.model.counts(),
+            "hosts": hosts,
+            "sites": self.model.site_reports,
+            "artifact_dir": str(self.artifact_dir),
+        }
+
+
+def exit_code_for(model: RunModel, runner_status: str, interrupted: bool) -> tuple[str, ExitCode]:
+    """The project's exit code from per-host outcomes, never from ansible-playbook's rc."""
+    if interrupted:
+        return "interrupted", ExitCode.INTERRUPTED
+    states = list(model.hosts.values())
+    if any(s.lock_held for s in states):
+        return "failed", ExitCode.LOCK_HELD
+    if any(s.unreachable for s in states):
+        return "failed", ExitCode.HOSTS_UNREACHABLE
+    if any(s.verification_failed for s in states):
+        return "failed", ExitCode.VERIFICATION_FAILED
+    if any(s.failed for s in states):
+        return "failed", ExitCode.HOSTS_FAILED
+    if runner_status != "successful":
+        # ansible-playbook failed before any host did: a playbook or inventory error.
+        return "error", ExitCode.USAGE
+    if model.no_hosts_matched or not any(s.seen for s in states):
+        return "error", ExitCode.USAGE
+    return "successful", ExitCode.OK
+
+
+def _run_dir(run_id: str) -> Path:
+    runs = state_dir() / "runs"
+    runs.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = runs / run_id
+    path.mkdir(mode=0o700)
+    (path / "env").mkdir(mode=0o700)
+    return path
+
+
+def execute(
+    request: RunRequest,
+    store: Store,
+    on_event: Callable[[RunModel, dict[str, Any]], None] | None = None,
+    warn: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+) -> RunResult:
+    """Run the request's playbook; every outcome (failure included) is a RunResult, recorded."""
+    import ansible_runner
+
+    run_id = new_run_id()
+    run_dir = _run_dir(run_id)
+    started_at = now_utc()
+    started = time.monotonic()
+    book = request.runbook
+    context = {
+        "run_id": run_id,
+        "runbook": book.name,
+        "priority": book.priority,
+        "reason": request.reason or "",
+        "operator": operator_name(),
+        "started_at": started_at,
+        "check": request.check,
+        "params": request.params,
+    }
+    extravars: dict[str, Any] = {**request.extra_vars, **request.params, "runbook_run": context}
+    if book.serial is not None:
+        extravars.setdefault("runbook_serial", book.serial)
+    if book.max_fail_percentage is not None:
+        extravars.setdefault("runbook_max_fail_percentage", book.max_fail_percentage)
+    # ansible-runner passes env/extravars as `-e @file`: every string in it is !unsafe.
+    (run_dir / "env" / "extravars").write_text(
+        yaml.dump(mark_unsafe(extravars), Dumper=_VarsDumper, sort_keys=True)
+    )
+    cmdline = []
+    if request.check:
+        cmdline.append("--check")
+    if request.diff:
+        cmdline.append("--diff")
+    model = RunModel.for_hosts(request.hosts)
+    store.start_run(
+        run_id=run_id, runbook=book.name, parameters=request.params, reason=request.reason,
+        operator=context["operator"], inventory=str(request.inventory),
+        host_limit=request.limit, check_mode=request.check, started_at=started_at,
+        artifact_dir=str(run_dir / "artifacts" / run_id),
+    )
+
+    def handle(event: dict[str, Any]) -> bool:
+        model.handle(event)
+        if on_event:
+            on_event(model, event)
+        return True
+
+    runner = None
+    with Interrupts(warn) as interrupts:
+        interrupts.model = model
+        try:
+            with only_environment(ansible_env()):
+                runner = ansible_runner.run(
+                    private_data_dir=str(run_dir),
+                    ident=run_id,
+                    playbook=str(book.playbook),
+                    project_dir=str(book.playbook.parent),
+                    inventory=[str(s) for s in request.inventory.sources],
+                    limit=request.limit,
+                    cmdline=" ".join(shlex.quote(a) for a in cmdline) or None,
+                    verbosity=request.verbosity or None,
+                    forks=request.forks or max(5, min(50, len(request.hosts))),
+                    event_handler=handle,
+                    cancel_callback=interrupts.cancel,
+                    quiet=True,
+                    rotate_artifacts=0,
+                )
+        except Exception as exc:  # the runner could not start at all: still a recorded run
+            _finish(store, run_id, model, "error", ExitCode.INTERNAL, {"error": str(exc)})
+            raise RunbookError(
+                f"ansible-runner could not run {book.playbook}: {exc}", ExitCode.INTERNAL
+            ) from exc
+        interrupted = runner.status == "canceled" or interrupts.count > 0 and runner.status != "successful"
+    status, code = exit_code_for(model, runner.status, interrupted)
+    ended_at = now_utc()
+    result = RunResult(
+        run_id=run_id, request=request, model=model, status=status, exit_code=code,
+        started_at=started_at, ended_at=ended_at, duration=time.monotonic() - started,
+        artifact_dir=run_dir / "artifacts" / run_id, rc=runner.rc, interrupted=interrupted,
+    )
+    _finish(store, run_id, model, status, code, {
+        "counts": model.counts(), "runner_status": runner.status, "rc": runner.rc,
+        "sites": model.site_reports,
+        "hosts": {h: s.report for h, s in model.hosts.items() if s.report},
+    }, ended_at)
+    return result
+
+
+def _finish(store: Store, run_id: str, model: RunModel, status: str, code: ExitCode,
+            summary: dict[str, Any], ended_at: str | None = None) -> None:
+    rows = [
+        HostRow(host=s.host, site=s.site, outcome=s.outcome, ok=s.ok, changed=s.changed,
+                failed=s.failed, unreachable=s.unreachable, skipped=s.skipped,
+                last_task=s.failed_task or s.task, message=s.message)
+        for s in model.hosts.values()
+    ]
+    store.finish_run(run_id, status=status, exit_code=int(code), ended_at=ended_at or now_utc(),
+                     hosts=rows, summary=summary)

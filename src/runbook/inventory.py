@@ -1,0 +1,89 @@
+"""Which inventory a run uses, and which hosts (with their site) it targets."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from runbook.errors import ExitCode, RunbookError
+
+
+@dataclass(frozen=True)
+class Inventory:
+    sources: tuple[Path, ...]
+    origin: str  # how it was chosen: "-i", "RUNBOOK_INVENTORY", "runbook.yml", "sandbox"
+
+    def __str__(self) -> str:
+        return ",".join(str(s) for s in self.sources)
+
+
+def project_config(project: Path | None) -> dict[str, Any]:
+    if project is None:
+        return {}
+    path = project / "runbook.yml"
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise RunbookError(f"{path}: cannot read the project configuration: {exc}") from None
+    if not isinstance(data, dict):
+        raise RunbookError(f"{path}: the project configuration must be a mapping")
+    return data
+
+
+def resolve(given: tuple[str, ...], project: Path | None, warn: Any) -> Inventory:
+    """-i, else $RUNBOOK_INVENTORY, else the project's runbook.yml, else the running sandbox's."""
+    if given:
+        origin, raw = "-i", list(given)
+    elif os.environ.get("RUNBOOK_INVENTORY"):
+        origin, raw = "RUNBOOK_INVENTORY", os.environ["RUNBOOK_INVENTORY"].split(",")
+    elif project is not None and project_config(project).get("inventory"):
+        origin = "runbook.yml"
+        value = project_config(project)["inventory"]
+        raw = [str(project / v) for v in ([value] if isinstance(value, str) else value)]
+    else:
+        from runbook.sandbox import fleet
+
+        path = fleet.inventory_path()
+        if not path.is_file():
+            raise RunbookError(
+                "no inventory: pass -i INVENTORY, set RUNBOOK_INVENTORY, name one in your "
+                "project's runbook.yml, or start the sandbox with `runbook sandbox up`"
+            )
+        warn(f"runbook: no inventory given; using the sandbox's ({path})")
+        origin, raw = "sandbox", [str(path)]
+    sources = []
+    for item in raw:
+        path = Path(item).expanduser()
+        if not path.exists():
+            raise RunbookError(f"inventory {item} ({origin}): no such file or directory")
+        sources.append(path.resolve())
+    return Inventory(tuple(sources), origin)
+
+
+def hosts(inventory: Inventory, limit: str | None) -> dict[str, str | None]:
+    """The targeted hosts in inventory order, each with its `site` (None when it has none)."""
+    from ansible.errors import AnsibleError
+    from ansible.inventory.helpers import get_group_vars
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.utils.vars import combine_vars
+
+    try:
+        manager = InventoryManager(loader=DataLoader(), sources=[str(s) for s in inventory.sources])
+        if limit:
+            manager.subset(limit)
+        found = manager.get_hosts("all")
+    except AnsibleError as exc:
+        raise RunbookError(f"inventory {inventory}: {exc}") from None
+    if not manager.groups["all"].get_hosts() and not manager.groups["ungrouped"].get_hosts():
+        raise RunbookError(f"inventory {inventory}: no hosts in it", ExitCode.USAGE)
+    result: dict[str, str | None] = {}
+    for host in found:
+        merged = combine_vars(get_group_vars(host.get_groups()), host.get_vars())
+        site = merged.get("site")
+        result[host.name] = str(site) if site is not None else None
+    return result

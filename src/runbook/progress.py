@@ -1,0 +1,107 @@
+"""Showing a run as it goes: a live per-host table on a terminal, plain lines elsewhere."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from runbook.events import RunModel
+
+STYLE = {
+    "ok": "green", "changed": "yellow", "failed": "bold red", "unreachable": "bold magenta",
+    "not-run": "dim", "skipped": "cyan",
+}
+
+
+def host_table(model: RunModel, title: str | None = None) -> Table:
+    table = Table(title=title, expand=False, title_justify="left")
+    for column in ("host", "site", "task", "ok", "changed", "failed", "unreachable"):
+        table.add_column(column, justify="right" if column in ("ok", "changed", "failed",
+                                                               "unreachable") else "left")
+    for state in model.hosts.values():
+        outcome = state.outcome if state.seen else "waiting"
+        style = STYLE.get(outcome, "")
+        table.add_row(
+            f"[{style}]{state.host}[/]" if style else state.host,
+            state.site or "-",
+            (state.failed_task or state.task or "-")[:60],
+            str(state.ok), str(state.changed),
+            f"[bold red]{state.failed}[/]" if state.failed else "0",
+            f"[bold magenta]{state.unreachable}[/]" if state.unreachable else "0",
+        )
+    return table
+
+
+class LiveProgress:
+    """A table redrawn as events arrive (at most a few times a second)."""
+
+    def __init__(self, console: Console, title: str) -> None:
+        self.console = console
+        self.title = title
+        self.live: Live | None = None
+
+    def __enter__(self) -> LiveProgress:
+        self.live = Live(console=self.console, refresh_per_second=6, transient=False)
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live:
+            self.live.__exit__(None, None, None)
+
+    def __call__(self, model: RunModel, event: dict[str, Any]) -> None:
+        if self.live:
+            play = f" - {model.play}" if model.play else ""
+            self.live.update(host_table(model, f"{self.title}{play}"))
+
+
+class PlainProgress:
+    """One line per task and per host result: for CI logs and pipes."""
+
+    RESULTS = {
+        "runner_on_ok": "ok", "runner_on_failed": "failed", "runner_on_unreachable": "unreachable",
+        "runner_on_skipped": "skipped",
+    }
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.started = time.monotonic()
+
+    def __enter__(self) -> PlainProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def __call__(self, model: RunModel, event: dict[str, Any]) -> None:
+        kind = event.get("event", "")
+        data = event.get("event_data") or {}
+        stamp = f"{time.monotonic() - self.started:7.1f}s"
+        if kind == "playbook_on_task_start":
+            print(f"{stamp} task: {model.task}", file=self.stream, flush=True)
+        elif kind in self.RESULTS:
+            res = data.get("res") if isinstance(data.get("res"), dict) else {}
+            word = self.RESULTS[kind]
+            if word == "ok" and res.get("changed"):
+                word = "changed"
+            if kind == "runner_on_failed" and data.get("ignore_errors"):
+                word = "failed (ignored)"
+            line = f"{stamp}   {data.get('host')}: {word}"
+            if kind in ("runner_on_failed", "runner_on_unreachable"):
+                line += f": {str(res.get('msg', '')).strip()[:300]}"
+            print(line, file=self.stream, flush=True)
+
+
+class NoProgress:
+    def __enter__(self) -> NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def __call__(self, model: RunModel, event: dict[str, Any]) -> None:
+        pass

@@ -1,0 +1,204 @@
+"""The embedded run record: SQLite, with numbered migrations (PRAGMA user_version)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runbook.errors import ExitCode, RunbookError
+from runbook.paths import state_dir
+
+#: Append-only: migration N brings a database from user_version N to N + 1. Never edit one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE runs (
+        id            TEXT PRIMARY KEY,
+        runbook       TEXT NOT NULL,
+        parameters    TEXT NOT NULL,          -- JSON object
+        reason        TEXT,
+        operator      TEXT NOT NULL,
+        inventory     TEXT NOT NULL,
+        host_limit    TEXT,
+        check_mode    INTEGER NOT NULL DEFAULT 0,
+        started_at    TEXT NOT NULL,          -- UTC, ISO 8601
+        ended_at      TEXT,
+        status        TEXT NOT NULL,          -- running, successful, failed, interrupted, error
+        exit_code     INTEGER,
+        artifact_dir  TEXT,
+        summary       TEXT                    -- JSON object
+    );
+    CREATE INDEX runs_started ON runs (started_at);
+    CREATE TABLE run_hosts (
+        run_id       TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        host         TEXT NOT NULL,
+        site         TEXT,
+        outcome      TEXT NOT NULL,           -- ok, changed, failed, unreachable, skipped
+        ok           INTEGER NOT NULL DEFAULT 0,
+        changed      INTEGER NOT NULL DEFAULT 0,
+        failed       INTEGER NOT NULL DEFAULT 0,
+        unreachable  INTEGER NOT NULL DEFAULT 0,
+        skipped      INTEGER NOT NULL DEFAULT 0,
+        last_task    TEXT,
+        message      TEXT,
+        PRIMARY KEY (run_id, host)
+    );
+    """,
+)
+
+
+def default_path() -> Path:
+    env = os.environ.get("RUNBOOK_DB")
+    return Path(env) if env else state_dir() / "runbook.sqlite3"
+
+
+@dataclass(frozen=True)
+class HostRow:
+    host: str
+    site: str | None
+    outcome: str
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    skipped: int = 0
+    last_task: str | None = None
+    message: str | None = None
+
+
+class Store:
+    """The run record. One connection per Store; every write is its own transaction."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise RunbookError(
+                f"cannot open the run record {self.path}: {exc}", ExitCode.ENVIRONMENT
+            ) from None
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.execute("PRAGMA busy_timeout = 10000")
+        try:
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.migrate()
+        except sqlite3.DatabaseError as exc:
+            raise RunbookError(
+                f"the run record {self.path} is not a usable SQLite database: {exc}",
+                ExitCode.ENVIRONMENT,
+            ) from None
+
+    @property
+    def version(self) -> int:
+        row = self.db.execute("PRAGMA user_version").fetchone()
+        return int(row[0])
+
+    def migrate(self) -> None:
+        current = self.version
+        if current > len(MIGRATIONS):
+            raise RunbookError(
+                f"the run record {self.path} is at schema {current}, newer than this runbook "
+                f"({len(MIGRATIONS)}): upgrade runbook",
+                ExitCode.ENVIRONMENT,
+            )
+        for number in range(current, len(MIGRATIONS)):
+            # One transaction per migration: the schema and its version move together.
+            with self.transaction():
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {number + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def start_run(
+        self, *, run_id: str, runbook: str, parameters: dict[str, Any], reason: str | None,
+        operator: str, inventory: str, host_limit: str | None, check_mode: bool,
+        started_at: str, artifact_dir: str,
+    ) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO runs (id, runbook, parameters, reason, operator, inventory, "
+                "host_limit, check_mode, started_at, status, artifact_dir) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+                (run_id, runbook, json.dumps(parameters), reason, operator, inventory,
+                 host_limit, int(check_mode), started_at, artifact_dir),
+            )
+
+    def finish_run(
+        self, run_id: str, *, status: str, exit_code: int, ended_at: str,
+        hosts: list[HostRow], summary: dict[str, Any],
+    ) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE runs SET status = ?, exit_code = ?, ended_at = ?, summary = ? "
+                "WHERE id = ?",
+                (status, exit_code, ended_at, json.dumps(summary), run_id),
+            )
+            self.db.execute("DELETE FROM run_hosts WHERE run_id = ?", (run_id,))
+            self.db.executemany(
+                "INSERT INTO run_hosts (run_id, host, site, outcome, ok, changed, failed, "
+                "unreachable, skipped, last_task, message) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [(run_id, h.host, h.site, h.outcome, h.ok, h.changed, h.failed, h.unreachable,
+                  h.skipped, h.last_task, h.message) for h in hosts],
+            )
+
+    def runs(self, limit: int = 20, runbook: str | None = None) -> list[dict[str, Any]]:
+        query = "SELECT * FROM runs"
+        args: list[Any] = []
+        if runbook:
+            query += " WHERE runbook = ?"
+            args.append(runbook)
+        query += " ORDER BY started_at DESC, rowid DESC LIMIT ?"
+        args.append(limit)
+        return [self._run_dict(r) for r in self.db.execute(query, args)]
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        rows = self.db.execute(
+            "SELECT * FROM runs WHERE id = ? OR id LIKE ? ORDER BY started_at DESC LIMIT 2",
+            (run_id, run_id.replace("%", "").replace("_", r"\_") + "%"),
+        ).fetchall()
+        exact = [r for r in rows if r["id"] == run_id]
+        if exact:
+            rows = exact
+        if not rows:
+            raise RunbookError(f"no run {run_id!r} in the run record {self.path}")
+        if len(rows) > 1:
+            raise RunbookError(f"{run_id!r} matches more than one run: give more of the id")
+        run = self._run_dict(rows[0])
+        run["hosts"] = [
+            dict(h) for h in self.db.execute(
+                "SELECT host, site, outcome, ok, changed, failed, unreachable, skipped, "
+                "last_task, message FROM run_hosts WHERE run_id = ? ORDER BY host",
+                (run["id"],),
+            )
+        ]
+        return run
+
+    @staticmethod
+    def _run_dict(row: sqlite3.Row) -> dict[str, Any]:
+        run = dict(row)
+        run["parameters"] = json.loads(run["parameters"])
+        run["summary"] = json.loads(run["summary"]) if run["summary"] else None
+        run["check_mode"] = bool(run["check_mode"])
+        return run
