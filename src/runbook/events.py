@@ -89,13 +89,13 @@ class RunModel:
         if not isinstance(res, dict):
             res = {}
         task = data.get("task")
+        report = res.get("runbook_report")
+        if isinstance(report, dict) and kind in ("runner_on_ok", "runner_on_failed"):
+            self._report(state, report)
         if kind == "runner_on_ok":
             state.ok += 1
             if res.get("changed"):
                 state.changed += 1
-            report = res.get("runbook_report")
-            if isinstance(report, dict):
-                self._report(state, report)
         elif kind == "runner_on_skipped":
             state.skipped += 1
         elif kind == "runner_on_unreachable":

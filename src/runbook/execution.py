@@ -92,6 +92,8 @@ def ansible_env() -> dict[str, str]:
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        # ansible-runner turns host key checking off unless told otherwise: keep it on.
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
         "PYTHONDONTWRITEBYTECODE": "1",
     })
     return env

@@ -18,7 +18,7 @@ from runbook.errors import ExitCode, RunbookError
 from runbook.paths import sandbox_dir
 from runbook.sandbox import assets, configs, database, host
 from runbook.sandbox.system import ensure_packages, require_linux_root, run
-from runbook.sandbox.topology import PREFIX, Node, Topology, from_dict
+from runbook.sandbox.topology import Node, Topology, prefix, from_dict
 
 Say = Callable[[str], None]
 
@@ -258,11 +258,11 @@ def _leftovers(root: Path) -> list[str]:
     """Everything of a sandbox still on this machine: namespaces, links, mounts, processes, files."""
     found = []
     netns = run(["ip", "netns", "list"], check=False).stdout.split("\n")
-    found += [f"netns {line.split()[0]}" for line in netns if line.startswith(f"{PREFIX}-")]
+    found += [f"netns {line.split()[0]}" for line in netns if line.startswith(f"{prefix()}-")]
     links = run(["ip", "-o", "link", "show"], check=False).stdout.splitlines()
     for line in links:
         name = line.split(":")[1].strip().split("@")[0] if ":" in line else ""
-        if name.startswith(PREFIX):
+        if name.startswith(prefix()):
             found.append(f"link {name}")
     found += [f"mount {m}" for m in _mounts_under(root)]
     found += [f"process {pid}" for pid in _processes_using(root)]
@@ -308,7 +308,7 @@ def down(say: Say = _quiet) -> list[str]:
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(database.stop, [p for p in sites.iterdir() if p.is_dir()]))
     netns = [line.split()[0] for line in run(["ip", "netns", "list"], check=False).stdout.splitlines()
-             if line.startswith(f"{PREFIX}-")]
+             if line.startswith(f"{prefix()}-")]
     pids = [pid for ns in netns for pid in host.netns_pids(ns)]
     host.kill_pids(pids + _processes_using(root))
     for point in sorted(_mounts_under(root), key=len, reverse=True):
@@ -318,7 +318,7 @@ def down(say: Say = _quiet) -> list[str]:
         run(["ip", "netns", "del", ns], check=False)
     for line in run(["ip", "-o", "link", "show"], check=False).stdout.splitlines():
         name = line.split(":")[1].strip().split("@")[0] if ":" in line else ""
-        if name.startswith(PREFIX):
+        if name.startswith(prefix()):
             run(["ip", "link", "del", name], check=False)
     if root.exists():
         if not (root / MARKER).exists() and any(root.iterdir()):

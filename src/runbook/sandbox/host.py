@@ -11,9 +11,12 @@ from pathlib import Path
 
 from runbook.sandbox import configs
 from runbook.sandbox.system import php_fpm_binary, php_ini, run
-from runbook.sandbox.topology import PREFIX, Node, Topology
+from runbook.sandbox.topology import Node, Topology, prefix
 
-BRIDGE = f"{PREFIX}-br0"
+
+
+def bridge() -> str:
+    return f"{prefix()}-br0"
 
 
 @dataclass(frozen=True)
@@ -56,11 +59,11 @@ def nsenter(sandbox: Path, node: Node) -> list[str]:
 
 
 def create_bridge(topology: Topology) -> None:
-    run(["ip", "link", "add", BRIDGE, "type", "bridge"])
-    run(["ip", "addr", "add", f"{topology.gateway}/{topology.prefixlen}", "dev", BRIDGE])
-    run(["ip", "link", "set", BRIDGE, "up"])
+    run(["ip", "link", "add", bridge(), "type", "bridge"])
+    run(["ip", "addr", "add", f"{topology.gateway}/{topology.prefixlen}", "dev", bridge()])
+    run(["ip", "link", "set", bridge(), "up"])
     # quickack on the fleet route: no delayed ACKs on SSH's small round trips (DESIGN.md).
-    run(["ip", "route", "replace", topology.subnet, "dev", BRIDGE, "src", topology.gateway,
+    run(["ip", "route", "replace", topology.subnet, "dev", bridge(), "src", topology.gateway,
          "quickack", "1"])
 
 
@@ -117,10 +120,10 @@ def write_tree(sandbox: Path, node: Node, topology: Topology, wp_config: str,
 def create_namespaces(sandbox: Path, node: Node, topology: Topology, paths: HostPaths) -> None:
     """The network namespace on the bridge, then the mount/UTS namespaces with the host's binds."""
     run(["ip", "netns", "add", node.netns])
-    peer = f"{PREFIX}p{node.index}"
+    peer = f"{prefix()}p{node.index}"
     run(["ip", "link", "add", node.veth_host, "type", "veth", "peer", "name", peer])
     run(["ip", "link", "set", peer, "netns", node.netns])
-    run(["ip", "link", "set", node.veth_host, "master", BRIDGE, "up"])
+    run(["ip", "link", "set", node.veth_host, "master", bridge(), "up"])
     inside = ["ip", "netns", "exec", node.netns]
     run([*inside, "ip", "link", "set", peer, "name", "eth0"])
     run([*inside, "ip", "addr", "add", f"{node.ip}/{topology.prefixlen}", "dev", "eth0"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from dataclasses import dataclass, field
 
 from runbook.errors import RunbookError
@@ -12,9 +13,25 @@ SITE_NAMES = (
     "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon",
 )
 DEFAULT_SUBNET = "10.213.77.0/24"
-#: Network namespaces, links and the bridge all carry this prefix, so teardown finds them all.
-PREFIX = "rbx"
 MAX_HOSTS = 200
+
+
+def prefix() -> str:
+    """Network namespaces, links and the bridge all carry this prefix, so teardown finds them.
+
+    $RUNBOOK_SANDBOX_PREFIX (with $RUNBOOK_SANDBOX_DIR and $RUNBOOK_SANDBOX_SUBNET) lets a
+    second sandbox run beside the first: the tests build throwaway fleets that way.
+    """
+    value = os.environ.get("RUNBOOK_SANDBOX_PREFIX", "rbx")
+    if not value.isalnum() or not value.islower() or len(value) > 6:
+        raise RunbookError(
+            f"RUNBOOK_SANDBOX_PREFIX={value!r}: use 1-6 lowercase letters and digits"
+        )
+    return value
+
+
+def default_subnet() -> str:
+    return os.environ.get("RUNBOOK_SANDBOX_SUBNET", DEFAULT_SUBNET)
 
 
 @dataclass(frozen=True)
@@ -26,12 +43,12 @@ class Node:
 
     @property
     def netns(self) -> str:
-        return f"{PREFIX}-{self.name}"
+        return f"{prefix()}-{self.name}"
 
     @property
     def veth_host(self) -> str:
         # Interface names are limited to 15 characters: number the links, not name them.
-        return f"{PREFIX}v{self.index}"
+        return f"{prefix()}v{self.index}"
 
 
 @dataclass(frozen=True)
@@ -74,7 +91,7 @@ def site_name(i: int) -> str:
 
 
 def build(
-    sites: int | None = None, nodes: int | None = None, subnet: str = DEFAULT_SUBNET
+    sites: int | None = None, nodes: int | None = None, subnet: str | None = None
 ) -> Topology:
     """The default fleet (alpha: 2 nodes, beta: 1) or `sites` sites of `nodes` nodes each."""
     if sites is None and nodes is None:
@@ -84,7 +101,11 @@ def build(
     if any(n < 1 for n in layout) or not layout:
         raise RunbookError("--sites and --nodes must be at least 1")
     total = sum(layout)
-    network = ipaddress.ip_network(subnet)
+    subnet = subnet or default_subnet()
+    try:
+        network = ipaddress.ip_network(subnet)
+    except ValueError as exc:
+        raise RunbookError(f"sandbox subnet {subnet!r}: {exc}") from None
     hosts = list(network.hosts())
     if total > MAX_HOSTS or total + 10 > len(hosts):
         raise RunbookError(

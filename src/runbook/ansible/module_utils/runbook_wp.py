@@ -23,7 +23,9 @@ class WpError(Exception):
         said = (stderr or stdout or "").strip().splitlines()
         # WP-CLI's multi-line errors (YIKES) are identified by their first line.
         first = said[0] if said else "no output"
-        super().__init__(f"`{' '.join(argv)}` exited {rc}: {first}")
+        # Name the command, not every global flag: `wp option get K`, exit code, first line.
+        words = [a for a in argv[1:] if not a.startswith("--")][:3]
+        super().__init__(f"wp {' '.join(words)} (exit {rc}): {first}")
 
 
 def wp_argv(wp_bin, path, args, allow_root=False, skip_plugins=None, skip_themes=True, url=None):

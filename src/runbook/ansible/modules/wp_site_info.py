@@ -148,10 +148,16 @@ def main():
                 options[name] = None
                 if "Could not get" not in (exc.stderr or ""):
                     errors.append(str(exc))
+                    break  # the database is down or WordPress cannot boot: the rest fail alike
             except ValueError as exc:
                 options[name] = None
                 errors.append(f"option {name}: {exc}")
         site = {"options": options, "read_on": os.uname().nodename, "errors": errors}
+        if errors:
+            # The site's options are unknown: say so as a failure, naming what wp said.
+            module.fail_json(msg=f"cannot read the site's options in {p['path']}: "
+                             + "; ".join(errors), options=options, errors=errors,
+                             runbook_report={"site": site})
         module.exit_json(changed=False, options=options, errors=errors,
                          runbook_report={"site": site})
 

@@ -1,0 +1,82 @@
+"""The sandbox fleet, brought up once per test session (Linux, root)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from runbook.paths import sandbox_dir
+from runbook.sandbox import fleet, host, topology
+
+pytestmark = pytest.mark.sandbox
+
+
+@dataclass
+class Sandbox:
+    root: Path
+    topology: topology.Topology
+    inventory: Path
+
+    def node(self, name: str) -> topology.Node:
+        return next(n for n in self.topology.nodes if n.name == name)
+
+    def on(self, name: str, *argv: str, env: dict[str, str] | None = None,
+           input: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run a command on a host, inside its namespaces (as its sshd would)."""
+        return subprocess.run(
+            [*host.nsenter(self.root, self.node(name)), *argv],
+            capture_output=True, text=True, timeout=60, input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            env=env or {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8"},
+            check=False,
+        )
+
+    def fault(self, fault: str, target: str) -> None:
+        from runbook.sandbox import faults
+
+        faults.apply(fault, target)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        pytest.skip("the sandbox needs Linux and root")
+    fleet.up(topology.build(), say=lambda m: print(f"sandbox: {m}", file=sys.stderr))
+    state = fleet.load_state()
+    assert state and state["complete"]
+    yield Sandbox(sandbox_dir(), fleet.topology_of(state), fleet.inventory_path())
+    if not os.environ.get("RUNBOOK_KEEP_SANDBOX"):
+        fleet.down()
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> dict:  # type: ignore[type-arg]
+        return json.loads(self.out)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def runbook_cli(state_dir: Path) -> object:
+    """Run the real `runbook` command (a new process, as an operator would)."""
+
+    def call(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> CliResult:
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        proc = subprocess.run(
+            [sys.executable, "-m", "runbook", *args], capture_output=True, text=True,
+            env=full_env, timeout=timeout, stdin=subprocess.DEVNULL, check=False,
+        )
+        return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+    return call

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runbook import catalog
+from runbook.errors import RunbookError
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.yml"
+    path.write_text(text)
+    return path
+
+
+VALID = """
+name: {name}
+description: Do a thing. And more words.
+priority: P1
+playbook: status.yml
+destructive: true
+parameters:
+  - name: feature
+    type: string
+    required: true
+    pattern: "[a-z_]+"
+    help: The feature flag.
+"""
+
+
+def test_shipped_catalog_loads_and_names_match_files() -> None:
+    books = catalog.load()
+    assert "status" in books
+    for name, book in books.items():
+        assert book.source.stem == name
+        assert book.playbook.is_file()
+        assert book.priority in {"P0", "P1", "P2", "P3"}
+
+
+def test_project_runbook_adds_and_overrides(tmp_path: Path) -> None:
+    write(tmp_path / "runbooks", "disable-thing", VALID.format(name="disable-thing"))
+    write(tmp_path / "runbooks", "status", VALID.format(name="status"))
+    books = catalog.load(tmp_path)
+    assert books["disable-thing"].destructive
+    assert books["status"].priority == "P1"  # the project's copy wins
+    assert books["status"].source == tmp_path / "runbooks" / "status.yml"
+
+
+def test_project_playbook_found_before_shipped(tmp_path: Path) -> None:
+    (tmp_path / "playbooks").mkdir()
+    (tmp_path / "playbooks" / "status.yml").write_text("---\n")
+    write(tmp_path / "runbooks", "mine", VALID.format(name="mine"))
+    assert catalog.load(tmp_path)["mine"].playbook == tmp_path / "playbooks" / "status.yml"
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("name: bad\ndescription: x\npriority: P9\nplaybook: status.yml\n", "priority"),
+        ("name: bad\ndescription: x\nplaybook: status.yml\n", "(top level)"),
+        ("name: bad\ndescription: x\npriority: P1\nplaybook: status.yml\nsurprise: 1\n",
+         "(top level)"),
+        ("name: bad\ndescription: x\npriority: P1\nplaybook: status.yml\n"
+         "parameters:\n  - {name: x, type: float, help: h}\n", "parameters.0.type"),
+        ("name: bad\ndescription: x\npriority: P1\nplaybook: status.yml\n"
+         "parameters:\n  - {name: x, type: choice, help: h}\n", "parameters.0"),
+        ("name: bad\ndescription: x\npriority: P1\nplaybook: ../../etc/passwd\n", "playbook"),
+        ("name: bad\ndescription: x\npriority: P1\nplaybook: status.yml\nmax_fail_percentage: 101\n",
+         "max_fail_percentage"),
+    ],
+)
+def test_bad_file_error_names_file_and_field(tmp_path: Path, text: str, field: str) -> None:
+    path = write(tmp_path / "runbooks", "bad", text)
+    with pytest.raises(RunbookError) as err:
+        catalog.load(tmp_path)
+    assert str(path) in str(err.value)
+    assert f"field {field}" in str(err.value)
+
+
+def test_yaml_syntax_error_names_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "runbooks", "broken", "name: [unclosed\n")
+    with pytest.raises(RunbookError, match="not valid YAML") as err:
+        catalog.load(tmp_path)
+    assert str(path) in str(err.value)
+
+
+def test_name_must_match_file(tmp_path: Path) -> None:
+    write(tmp_path / "runbooks", "one", VALID.format(name="two"))
+    with pytest.raises(RunbookError, match="field name"):
+        catalog.load(tmp_path)
+
+
+def test_reserved_parameter_names_refused(tmp_path: Path) -> None:
+    text = VALID.format(name="x").replace("name: feature", "name: reason")
+    write(tmp_path / "runbooks", "x", text)
+    with pytest.raises(RunbookError, match="--reason is one of runbook's own options"):
+        catalog.load(tmp_path)
+
+
+def test_missing_playbook_named(tmp_path: Path) -> None:
+    write(tmp_path / "runbooks", "x", VALID.format(name="x").replace("status.yml", "nope.yml"))
+    with pytest.raises(RunbookError, match="nope.yml is not in"):
+        catalog.load(tmp_path)
+
+
+def test_bad_regex_pattern_named(tmp_path: Path) -> None:
+    write(tmp_path / "runbooks", "x", VALID.format(name="x").replace('"[a-z_]+"', '"[a-z"'))
+    with pytest.raises(RunbookError, match="parameters.feature.pattern"):
+        catalog.load(tmp_path)
+
+
+def test_parameter_conversion() -> None:
+    p = catalog.Parameter("feature", "string", "h", pattern="[a-z_]+")
+    assert p.convert("modern_api_client") == "modern_api_client"
+    with pytest.raises(RunbookError, match="--feature: 'Bad Name' does not match"):
+        p.convert("Bad Name")
+    n = catalog.Parameter("percent", "integer", "h", minimum=0, maximum=100)
+    assert n.convert("25") == 25
+    with pytest.raises(RunbookError, match="above the maximum 100"):
+        n.convert("101")
+    with pytest.raises(RunbookError, match="not a whole number"):
+        n.convert("1.5")
+    c = catalog.Parameter("mode", "choice", "h", choices=("a", "b"))
+    with pytest.raises(RunbookError, match="is not one of: a, b"):
+        c.convert("c")
+
+
+def test_find_project_walks_upward(tmp_path: Path) -> None:
+    (tmp_path / "runbook.yml").write_text("{}\n")
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    assert catalog.find_project(deep) == tmp_path
+    assert catalog.find_project(Path("/")) is None
+
+
+def test_summary_is_first_sentence() -> None:
+    book = catalog.load()["status"]
+    assert book.summary.endswith(".")
+    assert "\n" not in book.summary

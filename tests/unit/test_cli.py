@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from runbook import __version__
+from runbook.cli import cli, main
+from runbook.errors import ExitCode
+
+DESTRUCTIVE = """
+name: wipe
+description: Wipe things. Used by the tests.
+priority: P0
+playbook: status.yml
+destructive: true
+parameters:
+  - name: feature
+    type: string
+    required: true
+    pattern: "[a-z_]+"
+    help: The feature.
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "wipe.yml").write_text(DESTRUCTIVE)
+    (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    web-1:\n      site: a\n")
+    return tmp_path
+
+
+def test_help_lists_builtins_and_runbooks(state_dir: Path) -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for word in ("list", "show", "runs", "sandbox", "status", "[P3]"):
+        assert word in result.output
+
+
+def test_version(state_dir: Path) -> None:
+    result = CliRunner().invoke(cli, ["--version"])
+    assert __version__ in result.output
+
+
+def test_list_and_json(state_dir: Path) -> None:
+    result = CliRunner().invoke(cli, ["list", "--json"])
+    assert result.exit_code == 0
+    names = {b["name"] for b in json.loads(result.output)}
+    assert "status" in names
+    table = CliRunner().invoke(cli, ["list"])
+    assert "status" in table.output and "P3" in table.output
+
+
+def test_show_unknown_runbook_lists_catalog(state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "nope"]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert "no runbook 'nope'" in err and "status" in err
+
+
+def test_show_project_runbook(state_dir: Path, project: Path) -> None:
+    result = CliRunner().invoke(cli, ["--project", str(project), "show", "wipe", "--json"])
+    data = json.loads(result.output)
+    assert data["destructive"] is True
+    assert data["parameters"][0]["name"] == "feature"
+
+
+def test_runbook_help_shows_parameters_and_common_flags(state_dir: Path, project: Path) -> None:
+    result = CliRunner().invoke(cli, ["--project", str(project), "wipe", "--help"])
+    assert result.exit_code == 0
+    for flag in ("--feature", "--reason", "-i, --inventory", "-l, --limit", "-e, --extra-vars",
+                 "--check", "--diff", "--json", "-y, --yes", "-v, --verbose"):
+        assert flag in result.output
+
+
+def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_destructive_needs_reason(state_dir: Path, project: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(["--project", str(project), "wipe", "--feature", "x",
+                             "-i", str(project / "hosts.yml")], capsys)
+    assert code == ExitCode.USAGE
+    assert "--reason is required" in err
+
+
+def test_destructive_without_terminal_refuses_at_once(
+    state_dir: Path, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_main(["--project", str(project), "wipe", "--feature", "x", "--reason", "r",
+                             "-i", str(project / "hosts.yml")], capsys)
+    assert code == ExitCode.ABORTED
+    assert "no terminal to confirm on: pass --yes" in err
+    assert not (state_dir / "runs").exists()  # nothing ran
+
+
+def test_parameter_validation_names_the_option(state_dir: Path, project: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(["--project", str(project), "wipe", "--feature", "Bad!",
+                             "--reason", "r", "-i", str(project / "hosts.yml")], capsys)
+    assert code == ExitCode.USAGE
+    assert "--feature: 'Bad!' does not match" in err
+    code, _, err = run_main(["--project", str(project), "wipe", "--reason", "r",
+                             "-i", str(project / "hosts.yml")], capsys)
+    assert "wipe needs --feature" in err
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "a\x00b", "x" * 2001])
+def test_bad_reasons_refused(state_dir: Path, reason: str,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(["status", "--reason", reason, "-i", "/nonexistent"], capsys)
+    assert code == ExitCode.USAGE
+    assert "--reason" in err
+
+
+def test_missing_inventory_named(state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(["status", "-i", "/nonexistent/inv.yml"], capsys)
+    assert code == ExitCode.USAGE
+    assert "/nonexistent/inv.yml" in err
+
+
+def test_limit_matching_nothing(state_dir: Path, project: Path,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(["status", "-i", str(project / "hosts.yml"), "-l", "nothere"], capsys)
+    assert code == ExitCode.USAGE
+    assert "match --limit nothere" in err
+
+
+def test_bad_extra_vars(state_dir: Path, project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(["status", "-i", str(project / "hosts.yml"), "-e", "novalue"], capsys)
+    assert code == ExitCode.USAGE
+    assert "expected key=value" in err
+
+
+def test_bad_catalog_in_project_is_reported(state_dir: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "x.yml").write_text("name: x\n")
+    code, _, err = run_main(["--project", str(tmp_path), "list"], capsys)
+    assert code == ExitCode.USAGE
+    assert "x.yml" in err and "field (top level)" in err
+
+
+def test_runs_empty_and_unknown(state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(["runs", "--json"], capsys)
+    assert code == 0 and json.loads(out) == []
+    code, _, err = run_main(["runs", "show", "nope"], capsys)
+    assert code == ExitCode.USAGE and "no run 'nope'" in err
+
+
+def test_unknown_command_is_usage_error(state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(["frobnicate"], capsys)
+    assert code == ExitCode.USAGE
+    assert "No such command" in err

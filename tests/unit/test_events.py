@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from runbook.errors import ExitCode
+from runbook.events import RunModel
+from runbook.execution import exit_code_for
+
+
+def ev(kind: str, host: str | None = None, **data: object) -> dict[str, object]:
+    event_data: dict[str, object] = dict(data)
+    if host:
+        event_data["host"] = host
+    return {"event": kind, "event_data": event_data}
+
+
+def model_with(*events: dict[str, object]) -> RunModel:
+    model = RunModel.for_hosts({"a-1": "a", "a-2": "a", "b-1": "b"})
+    for e in events:
+        model.handle(e)
+    return model
+
+
+def test_outcomes_from_results() -> None:
+    model = model_with(
+        ev("playbook_on_task_start", name="Do it"),
+        ev("runner_on_start", "a-1", task="Do it"),
+        ev("runner_on_ok", "a-1", task="Do it", res={"changed": True}),
+        ev("runner_on_failed", "a-2", task="Do it", res={"msg": "boom"}),
+        ev("runner_on_unreachable", "b-1", task="Do it", res={"msg": "no route"}),
+    )
+    assert model.hosts["a-1"].outcome == "changed"
+    assert model.hosts["a-2"].outcome == "failed"
+    assert model.hosts["a-2"].message == "boom"
+    assert model.hosts["a-2"].failed_task == "Do it"
+    assert model.hosts["b-1"].outcome == "unreachable"
+    assert model.counts()["failed"] == 1
+
+
+def test_ignored_failure_is_not_a_failure() -> None:
+    model = model_with(ev("runner_on_failed", "a-1", task="t", ignore_errors=True, res={}))
+    assert model.hosts["a-1"].outcome == "ok"
+
+
+def test_hosts_never_reached_are_not_run() -> None:
+    model = model_with(ev("runner_on_ok", "a-1", task="t", res={}))
+    assert model.hosts["a-2"].outcome == "not-run"
+
+
+def test_stats_are_authoritative() -> None:
+    model = model_with(
+        ev("runner_on_ok", "a-1", task="t", res={}),
+        ev("playbook_on_stats", ok={"a-1": 4, "a-2": 2}, changed={"a-2": 1},
+           failures={}, dark={"b-1": 1}, skipped={}),
+    )
+    assert model.hosts["a-1"].ok == 4
+    assert model.hosts["a-2"].outcome == "changed"
+    assert model.hosts["b-1"].outcome == "unreachable"
+
+
+def test_reports_fold_into_node_and_site() -> None:
+    model = model_with(
+        ev("runner_on_ok", "a-1", task="t", res={"runbook_report": {"node": {"v": "1"}}}),
+        ev("runner_on_ok", "a-1", task="t",
+           res={"runbook_report": {"site": {"options": {"f": True}}}}),
+        ev("runner_on_failed", "b-1", task="t",
+           res={"msg": "db down", "runbook_report": {"site": {"errors": ["db down"]}}}),
+    )
+    assert model.hosts["a-1"].report == {"v": "1"}
+    assert model.site_reports["a"] == {"options": {"f": True}}
+    assert model.site_reports["b"] == {"errors": ["db down"]}
+
+
+def test_exit_codes_follow_hosts_not_rc() -> None:
+    ok = model_with(*(ev("runner_on_ok", h, task="t", res={}) for h in ("a-1", "a-2", "b-1")))
+    assert exit_code_for(ok, "successful", False) == ("successful", ExitCode.OK)
+    failed = model_with(ev("runner_on_failed", "a-1", task="t", res={}))
+    assert exit_code_for(failed, "failed", False)[1] == ExitCode.HOSTS_FAILED
+    dark = model_with(ev("runner_on_unreachable", "a-1", task="t", res={}),
+                      ev("runner_on_failed", "a-2", task="t", res={}))
+    assert exit_code_for(dark, "failed", False)[1] == ExitCode.HOSTS_UNREACHABLE
+    verify = model_with(ev("runner_on_failed", "a-1", task="Verify the plugin", res={}))
+    assert exit_code_for(verify, "failed", False)[1] == ExitCode.VERIFICATION_FAILED
+    locked = model_with(ev("runner_on_failed", "a-1", task="t", res={"lock_held": True}))
+    assert exit_code_for(locked, "failed", False)[1] == ExitCode.LOCK_HELD
+    assert exit_code_for(ok, "canceled", True) == ("interrupted", ExitCode.INTERRUPTED)
+    # ansible-playbook failed before any host did: a playbook or inventory error.
+    nothing = model_with()
+    assert exit_code_for(nothing, "failed", False) == ("error", ExitCode.USAGE)
+    assert exit_code_for(nothing, "successful", False) == ("error", ExitCode.USAGE)

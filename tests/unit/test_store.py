@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from runbook.errors import ExitCode, RunbookError
+from runbook.store import MIGRATIONS, HostRow, Store
+
+
+def new_run(store: Store, run_id: str, started: str = "2026-11-27T10:00:00Z") -> None:
+    store.start_run(run_id=run_id, runbook="status", parameters={"feature": "x"},
+                    reason="because", operator="ops", inventory="inv.yml", host_limit=None,
+                    check_mode=False, started_at=started, artifact_dir="/tmp/a")
+
+
+def test_migrates_fresh_database_to_latest(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite3")
+    assert store.version == len(MIGRATIONS)
+    # Opening again applies nothing and keeps the data.
+    new_run(store, "r1")
+    store.close()
+    again = Store(tmp_path / "db.sqlite3")
+    assert again.run("r1")["reason"] == "because"
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+    db.close()
+    with pytest.raises(RunbookError, match="newer than this runbook") as err:
+        Store(path)
+    assert err.value.code == ExitCode.ENVIRONMENT
+
+
+def test_corrupt_database_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(RunbookError, match="not a usable SQLite database"):
+        Store(path)
+
+
+def test_run_lifecycle_and_hosts(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite3")
+    new_run(store, "20261127T100000Z-aaaaaa")
+    assert store.run("20261127T100000Z-aaaaaa")["status"] == "running"
+    store.finish_run(
+        "20261127T100000Z-aaaaaa", status="failed", exit_code=4, ended_at="2026-11-27T10:01:00Z",
+        hosts=[HostRow("web-1", "alpha", "ok", ok=3), HostRow("web-2", "alpha", "unreachable",
+                                                              unreachable=1, message="timeout")],
+        summary={"counts": {"ok": 1}},
+    )
+    run = store.run("20261127T100000Z")  # a unique prefix is enough
+    assert run["exit_code"] == 4
+    assert run["parameters"] == {"feature": "x"}
+    assert [h["outcome"] for h in run["hosts"]] == ["ok", "unreachable"]
+    assert run["hosts"][1]["message"] == "timeout"
+
+
+def test_runs_newest_first_and_filters(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite3")
+    new_run(store, "a", "2026-11-27T10:00:00Z")
+    new_run(store, "b", "2026-11-27T11:00:00Z")
+    assert [r["id"] for r in store.runs()] == ["b", "a"]
+    assert store.runs(runbook="other") == []
+    assert len(store.runs(limit=1)) == 1
+
+
+def test_unknown_and_ambiguous_ids(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite3")
+    new_run(store, "abc1")
+    new_run(store, "abc2")
+    with pytest.raises(RunbookError, match="no run 'zzz'"):
+        store.run("zzz")
+    with pytest.raises(RunbookError, match="more than one run"):
+        store.run("abc")
