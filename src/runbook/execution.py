@@ -313,6 +313,9 @@ def execute(
                     cancel_callback=interrupts.cancel,
                     quiet=True,
                     rotate_artifacts=0,
+                    # The runner checks the cancel callback between reads of the job's
+                    # output; its default 5 s wait made a second Ctrl-C feel ignored.
+                    settings={"pexpect_timeout": 0.2},
                 )
         except Exception as exc:  # the runner could not start at all: still a recorded run
             _finish(store, run_id, model, "error", ExitCode.INTERNAL, {"error": str(exc)})

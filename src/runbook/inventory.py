@@ -25,6 +25,8 @@ def project_config(project: Path | None) -> dict[str, Any]:
     if project is None:
         return {}
     path = project / "runbook.yml"
+    if not path.exists():
+        return {}  # --project may name a folder with only runbooks/ and playbooks/
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:

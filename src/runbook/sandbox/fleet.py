@@ -63,6 +63,7 @@ def up(topology: Topology, say: Say = _quiet, wp_cli_bin: str | None = None) -> 
         say("removing what a previous sandbox left behind")
         down(say=say)
     ensure_packages(say)
+    _check_reachable_by_services(root)
     started = time.monotonic()
     for sub in ("ssh", "inventory", "bin", "sites", "hosts", "cache"):
         (root / sub).mkdir(parents=True, exist_ok=True)
@@ -125,6 +126,17 @@ def up(topology: Topology, say: Say = _quiet, wp_cli_bin: str | None = None) -> 
     say(f"sandbox up: {len(topology.nodes)} hosts in {len(topology.sites)} sites "
         f"in {state['built_in_seconds']} s; inventory {inventory_path(root)}")
     return state
+
+
+def _check_reachable_by_services(root: Path) -> None:
+    """MariaDB runs as `mysql` and reads its datadir under the sandbox directory."""
+    for parent in root.resolve().parents:
+        if parent.exists() and not parent.stat().st_mode & 0o001:
+            raise RunbookError(
+                f"sandbox: {parent} is not searchable by other users, so MariaDB (user mysql) "
+                f"cannot reach {root}; choose another RUNBOOK_SANDBOX_DIR or `chmod o+x {parent}`",
+                ExitCode.ENVIRONMENT,
+            )
 
 
 def _install_wp(root: Path, wp_cli_bin: str | None) -> None:
