@@ -13,14 +13,29 @@ from typing import Any
 import jsonschema
 import yaml
 
-from runbook.errors import ExitCode, RunbookError
+from runbook.errors import RunbookError
 from runbook.paths import content_dir
 
 #: The flags every runbook has; a catalog parameter may not take one of these names.
-RESERVED = frozenset({
-    "reason", "inventory", "limit", "extra-vars", "check", "diff", "json", "yes", "verbose",
-    "project", "db", "help", "forks", "incident", "force-unlock",
-})
+RESERVED = frozenset(
+    {
+        "reason",
+        "inventory",
+        "limit",
+        "extra-vars",
+        "check",
+        "diff",
+        "json",
+        "yes",
+        "verbose",
+        "project",
+        "db",
+        "help",
+        "forks",
+        "incident",
+        "force-unlock",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -58,9 +73,7 @@ class Parameter:
                 raise RunbookError(f"--{self.name}: {value} is above the maximum {self.maximum}")
             return value
         if self.type == "choice" and text not in self.choices:
-            raise RunbookError(
-                f"--{self.name}: {text!r} is not one of: {', '.join(self.choices)}"
-            )
+            raise RunbookError(f"--{self.name}: {text!r} is not one of: {', '.join(self.choices)}")
         if self.pattern and not re.fullmatch(self.pattern, text):
             raise RunbookError(f"--{self.name}: {text!r} does not match {self.pattern}")
         return text
@@ -128,12 +141,19 @@ def load_file(path: Path, playbook_dirs: list[Path]) -> Runbook:
                 raise RunbookError(
                     f"{path}: field parameters.{raw['name']}.pattern: {exc}"
                 ) from None
-        params.append(Parameter(
-            name=raw["name"], type=raw["type"], help=raw["help"],
-            required=raw.get("required", False), pattern=raw.get("pattern"),
-            choices=tuple(raw.get("choices", ())), default=raw.get("default"),
-            minimum=raw.get("minimum"), maximum=raw.get("maximum"),
-        ))
+        params.append(
+            Parameter(
+                name=raw["name"],
+                type=raw["type"],
+                help=raw["help"],
+                required=raw.get("required", False),
+                pattern=raw.get("pattern"),
+                choices=tuple(raw.get("choices", ())),
+                default=raw.get("default"),
+                minimum=raw.get("minimum"),
+                maximum=raw.get("maximum"),
+            )
+        )
     playbook = next(
         (d / data["playbook"] for d in playbook_dirs if (d / data["playbook"]).is_file()), None
     )
@@ -172,9 +192,7 @@ def load(project: Path | None = None) -> dict[str, Runbook]:
     if project is not None:
         if not project.is_dir():
             raise RunbookError(f"--project {project}: no such directory")
-        layers.append(
-            (project / "runbooks", [project / "playbooks", shipped / "playbooks"])
-        )
+        layers.append((project / "runbooks", [project / "playbooks", shipped / "playbooks"]))
     catalog: dict[str, Runbook] = {}
     for folder, playbook_dirs in layers:
         if not folder.is_dir():

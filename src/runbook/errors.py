@@ -30,7 +30,7 @@ class ExitCode(IntEnum):
 
 
 class RunbookError(Exception):
-    """An error the operator can act on: a message that names the file, host or value, and a code."""
+    """An error the operator can act on: a message naming the file, host or value, and a code."""
 
     def __init__(self, message: str, code: ExitCode = ExitCode.USAGE) -> None:
         super().__init__(message)

@@ -76,8 +76,12 @@ class RunModel:
             state = self.host(data.get("host", "?"))
             state.task = data.get("task")
             state.seen = True
-        elif kind in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable",
-                      "runner_on_skipped"):
+        elif kind in (
+            "runner_on_ok",
+            "runner_on_failed",
+            "runner_on_unreachable",
+            "runner_on_skipped",
+        ):
             self._result(kind, data)
         elif kind == "playbook_on_stats":
             self._stats(data)
@@ -126,7 +130,10 @@ class RunModel:
         """Ansible's own totals are authoritative once they arrive."""
         self.stats_seen = True
         columns = {
-            "ok": "ok", "changed": "changed", "failures": "failed", "dark": "unreachable",
+            "ok": "ok",
+            "changed": "changed",
+            "failures": "failed",
+            "dark": "unreachable",
             "skipped": "skipped",
         }
         for column, attr in columns.items():

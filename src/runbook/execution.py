@@ -82,20 +82,22 @@ def ansible_env() -> dict[str, str]:
     env.setdefault("LANG", "C.UTF-8")
     content = content_dir()
     plugins = ansible_plugin_dir()
-    env.update({
-        "ANSIBLE_CONFIG": str(content / "ansible.cfg"),
-        "ANSIBLE_ROLES_PATH": str(content / "roles"),
-        "ANSIBLE_LIBRARY": str(plugins / "modules"),
-        "ANSIBLE_MODULE_UTILS": str(plugins / "module_utils"),
-        "ANSIBLE_FILTER_PLUGINS": str(plugins / "filter_plugins"),
-        "ANSIBLE_CALLBACK_PLUGINS": str(plugins / "callback_plugins"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_RETRY_FILES_ENABLED": "0",
-        # ansible-runner turns host key checking off unless told otherwise: keep it on.
-        "ANSIBLE_HOST_KEY_CHECKING": "True",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    })
+    env.update(
+        {
+            "ANSIBLE_CONFIG": str(content / "ansible.cfg"),
+            "ANSIBLE_ROLES_PATH": str(content / "roles"),
+            "ANSIBLE_LIBRARY": str(plugins / "modules"),
+            "ANSIBLE_MODULE_UTILS": str(plugins / "module_utils"),
+            "ANSIBLE_FILTER_PLUGINS": str(plugins / "filter_plugins"),
+            "ANSIBLE_CALLBACK_PLUGINS": str(plugins / "callback_plugins"),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_RETRY_FILES_ENABLED": "0",
+            # ansible-runner turns host key checking off unless told otherwise: keep it on.
+            "ANSIBLE_HOST_KEY_CHECKING": "True",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
     return env
 
 
@@ -128,15 +130,19 @@ class Interrupts:
         name = signal.Signals(signum).name
         if self.count == 1:
             self.tasks_at_first = self.model.tasks_started if self.model else 0
-            self.warn(f"runbook: {name}: stopping after the current task; "
-                      "press Ctrl-C again to cancel now")
+            self.warn(
+                f"runbook: {name}: stopping after the current task; "
+                "press Ctrl-C again to cancel now"
+            )
         else:
             self.warn(f"runbook: {name} again: cancelling now")
 
     def cancel(self) -> bool:
         if self.count >= 2:
             return True
-        return bool(self.count == 1 and self.model and self.model.tasks_started > self.tasks_at_first)
+        return bool(
+            self.count == 1 and self.model and self.model.tasks_started > self.tasks_at_first
+        )
 
     def __enter__(self) -> Interrupts:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -182,8 +188,11 @@ class RunResult:
             name: {
                 "site": s.site,
                 "outcome": s.outcome,
-                "ok": s.ok, "changed": s.changed, "failed": s.failed,
-                "unreachable": s.unreachable, "skipped": s.skipped,
+                "ok": s.ok,
+                "changed": s.changed,
+                "failed": s.failed,
+                "unreachable": s.unreachable,
+                "skipped": s.skipped,
                 "last_task": s.failed_task or s.task,
                 "message": s.message,
                 **({"report": s.report} if s.report else {}),
@@ -256,7 +265,7 @@ def execute(
     started_at = now_utc()
     started = time.monotonic()
     book = request.runbook
-    context = {
+    context: dict[str, Any] = {
         "run_id": run_id,
         "runbook": book.name,
         "priority": book.priority,
@@ -282,9 +291,15 @@ def execute(
         cmdline.append("--diff")
     model = RunModel.for_hosts(request.hosts)
     store.start_run(
-        run_id=run_id, runbook=book.name, parameters=request.params, reason=request.reason,
-        operator=context["operator"], inventory=str(request.inventory),
-        host_limit=request.limit, check_mode=request.check, started_at=started_at,
+        run_id=run_id,
+        runbook=book.name,
+        parameters=request.params,
+        reason=request.reason,
+        operator=context["operator"],
+        inventory=str(request.inventory),
+        host_limit=request.limit,
+        check_mode=request.check,
+        started_at=started_at,
         artifact_dir=str(run_dir / "artifacts" / run_id),
     )
 
@@ -322,29 +337,71 @@ def execute(
             raise RunbookError(
                 f"ansible-runner could not run {book.playbook}: {exc}", ExitCode.INTERNAL
             ) from exc
-        interrupted = runner.status == "canceled" or interrupts.count > 0 and runner.status != "successful"
+        interrupted = runner.status == "canceled" or (
+            interrupts.count > 0 and runner.status != "successful"
+        )
     status, code = exit_code_for(model, runner.status, interrupted)
     ended_at = now_utc()
     result = RunResult(
-        run_id=run_id, request=request, model=model, status=status, exit_code=code,
-        started_at=started_at, ended_at=ended_at, duration=time.monotonic() - started,
-        artifact_dir=run_dir / "artifacts" / run_id, rc=runner.rc, interrupted=interrupted,
+        run_id=run_id,
+        request=request,
+        model=model,
+        status=status,
+        exit_code=code,
+        started_at=started_at,
+        ended_at=ended_at,
+        duration=time.monotonic() - started,
+        artifact_dir=run_dir / "artifacts" / run_id,
+        rc=runner.rc,
+        interrupted=interrupted,
     )
-    _finish(store, run_id, model, status, code, {
-        "counts": model.counts(), "runner_status": runner.status, "rc": runner.rc,
-        "sites": model.site_reports,
-        "hosts": {h: s.report for h, s in model.hosts.items() if s.report},
-    }, ended_at)
+    _finish(
+        store,
+        run_id,
+        model,
+        status,
+        code,
+        {
+            "counts": model.counts(),
+            "runner_status": runner.status,
+            "rc": runner.rc,
+            "sites": model.site_reports,
+            "hosts": {h: s.report for h, s in model.hosts.items() if s.report},
+        },
+        ended_at,
+    )
     return result
 
 
-def _finish(store: Store, run_id: str, model: RunModel, status: str, code: ExitCode,
-            summary: dict[str, Any], ended_at: str | None = None) -> None:
+def _finish(
+    store: Store,
+    run_id: str,
+    model: RunModel,
+    status: str,
+    code: ExitCode,
+    summary: dict[str, Any],
+    ended_at: str | None = None,
+) -> None:
     rows = [
-        HostRow(host=s.host, site=s.site, outcome=s.outcome, ok=s.ok, changed=s.changed,
-                failed=s.failed, unreachable=s.unreachable, skipped=s.skipped,
-                last_task=s.failed_task or s.task, message=s.message)
+        HostRow(
+            host=s.host,
+            site=s.site,
+            outcome=s.outcome,
+            ok=s.ok,
+            changed=s.changed,
+            failed=s.failed,
+            unreachable=s.unreachable,
+            skipped=s.skipped,
+            last_task=s.failed_task or s.task,
+            message=s.message,
+        )
         for s in model.hosts.values()
     ]
-    store.finish_run(run_id, status=status, exit_code=int(code), ended_at=ended_at or now_utc(),
-                     hosts=rows, summary=summary)
+    store.finish_run(
+        run_id,
+        status=status,
+        exit_code=int(code),
+        ended_at=ended_at or now_utc(),
+        hosts=rows,
+        summary=summary,
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 from rich.console import Console
 from rich.live import Live
@@ -12,16 +12,22 @@ from rich.table import Table
 from runbook.events import RunModel
 
 STYLE = {
-    "ok": "green", "changed": "yellow", "failed": "bold red", "unreachable": "bold magenta",
-    "not-run": "dim", "skipped": "cyan",
+    "ok": "green",
+    "changed": "yellow",
+    "failed": "bold red",
+    "unreachable": "bold magenta",
+    "not-run": "dim",
+    "skipped": "cyan",
 }
 
 
 def host_table(model: RunModel, title: str | None = None) -> Table:
     table = Table(title=title, expand=False, title_justify="left")
     for column in ("host", "site", "task", "ok", "changed", "failed", "unreachable"):
-        table.add_column(column, justify="right" if column in ("ok", "changed", "failed",
-                                                               "unreachable") else "left")
+        table.add_column(
+            column,
+            justify="right" if column in ("ok", "changed", "failed", "unreachable") else "left",
+        )
     for state in model.hosts.values():
         outcome = state.outcome if state.seen else "waiting"
         style = STYLE.get(outcome, "")
@@ -29,7 +35,8 @@ def host_table(model: RunModel, title: str | None = None) -> Table:
             f"[{style}]{state.host}[/]" if style else state.host,
             state.site or "-",
             (state.failed_task or state.task or "-")[:60],
-            str(state.ok), str(state.changed),
+            str(state.ok),
+            str(state.changed),
             f"[bold red]{state.failed}[/]" if state.failed else "0",
             f"[bold magenta]{state.unreachable}[/]" if state.unreachable else "0",
         )
@@ -62,8 +69,10 @@ class LiveProgress:
 class PlainProgress:
     """One line per task and per host result: for CI logs and pipes."""
 
-    RESULTS = {
-        "runner_on_ok": "ok", "runner_on_failed": "failed", "runner_on_unreachable": "unreachable",
+    RESULTS: ClassVar[dict[str, str]] = {
+        "runner_on_ok": "ok",
+        "runner_on_failed": "failed",
+        "runner_on_unreachable": "unreachable",
         "runner_on_skipped": "skipped",
     }
 
@@ -84,7 +93,8 @@ class PlainProgress:
         if kind == "playbook_on_task_start":
             print(f"{stamp} task: {model.task}", file=self.stream, flush=True)
         elif kind in self.RESULTS:
-            res = data.get("res") if isinstance(data.get("res"), dict) else {}
+            raw = data.get("res")
+            res: dict[str, Any] = raw if isinstance(raw, dict) else {}
             word = self.RESULTS[kind]
             if word == "ok" and res.get("changed"):
                 word = "changed"

@@ -132,35 +132,73 @@ class Store:
     # -- runs ------------------------------------------------------------------------------
 
     def start_run(
-        self, *, run_id: str, runbook: str, parameters: dict[str, Any], reason: str | None,
-        operator: str, inventory: str, host_limit: str | None, check_mode: bool,
-        started_at: str, artifact_dir: str,
+        self,
+        *,
+        run_id: str,
+        runbook: str,
+        parameters: dict[str, Any],
+        reason: str | None,
+        operator: str,
+        inventory: str,
+        host_limit: str | None,
+        check_mode: bool,
+        started_at: str,
+        artifact_dir: str,
     ) -> None:
         with self.transaction():
             self.db.execute(
                 "INSERT INTO runs (id, runbook, parameters, reason, operator, inventory, "
                 "host_limit, check_mode, started_at, status, artifact_dir) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
-                (run_id, runbook, json.dumps(parameters), reason, operator, inventory,
-                 host_limit, int(check_mode), started_at, artifact_dir),
+                (
+                    run_id,
+                    runbook,
+                    json.dumps(parameters),
+                    reason,
+                    operator,
+                    inventory,
+                    host_limit,
+                    int(check_mode),
+                    started_at,
+                    artifact_dir,
+                ),
             )
 
     def finish_run(
-        self, run_id: str, *, status: str, exit_code: int, ended_at: str,
-        hosts: list[HostRow], summary: dict[str, Any],
+        self,
+        run_id: str,
+        *,
+        status: str,
+        exit_code: int,
+        ended_at: str,
+        hosts: list[HostRow],
+        summary: dict[str, Any],
     ) -> None:
         with self.transaction():
             self.db.execute(
-                "UPDATE runs SET status = ?, exit_code = ?, ended_at = ?, summary = ? "
-                "WHERE id = ?",
+                "UPDATE runs SET status = ?, exit_code = ?, ended_at = ?, summary = ? WHERE id = ?",
                 (status, exit_code, ended_at, json.dumps(summary), run_id),
             )
             self.db.execute("DELETE FROM run_hosts WHERE run_id = ?", (run_id,))
             self.db.executemany(
                 "INSERT INTO run_hosts (run_id, host, site, outcome, ok, changed, failed, "
                 "unreachable, skipped, last_task, message) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [(run_id, h.host, h.site, h.outcome, h.ok, h.changed, h.failed, h.unreachable,
-                  h.skipped, h.last_task, h.message) for h in hosts],
+                [
+                    (
+                        run_id,
+                        h.host,
+                        h.site,
+                        h.outcome,
+                        h.ok,
+                        h.changed,
+                        h.failed,
+                        h.unreachable,
+                        h.skipped,
+                        h.last_task,
+                        h.message,
+                    )
+                    for h in hosts
+                ],
             )
 
     def runs(self, limit: int = 20, runbook: str | None = None) -> list[dict[str, Any]]:
@@ -187,7 +225,8 @@ class Store:
             raise RunbookError(f"{run_id!r} matches more than one run: give more of the id")
         run = self._run_dict(rows[0])
         run["hosts"] = [
-            dict(h) for h in self.db.execute(
+            dict(h)
+            for h in self.db.execute(
                 "SELECT host, site, outcome, ok, changed, failed, unreachable, skipped, "
                 "last_task, message FROM run_hosts WHERE run_id = ? ORDER BY host",
                 (run["id"],),

@@ -11,8 +11,12 @@ from runbook.errors import ExitCode
 from runbook.execution import RunResult
 from runbook.progress import STYLE
 
-FLAG_ORDER = ("modern_preview_engine", "modern_state_manager", "modern_api_client",
-              "legacy_fallback")
+FLAG_ORDER = (
+    "modern_preview_engine",
+    "modern_state_manager",
+    "modern_api_client",
+    "legacy_fallback",
+)
 
 
 def status_report(result: RunResult) -> dict[str, Any]:
@@ -22,13 +26,16 @@ def status_report(result: RunResult) -> dict[str, Any]:
         site_name = state.site or "-"
         site_report = result.model.site_reports.get(site_name, {})
         options = site_report.get("options", {})
-        site = sites.setdefault(site_name, {
-            "feature_flags": options.get("mase_feature_flags"),
-            "rollout_percentages": options.get("mase_feature_rollout_percentages"),
-            "options_read_on": site_report.get("read_on"),
-            "errors": site_report.get("errors", []),
-            "nodes": {},
-        })
+        site = sites.setdefault(
+            site_name,
+            {
+                "feature_flags": options.get("mase_feature_flags"),
+                "rollout_percentages": options.get("mase_feature_rollout_percentages"),
+                "options_read_on": site_report.get("read_on"),
+                "errors": site_report.get("errors", []),
+                "nodes": {},
+            },
+        )
         site["nodes"][name] = {
             "reachable": not state.unreachable and state.seen,
             "outcome": state.outcome,
@@ -50,19 +57,33 @@ def print_status(console: Console, report: dict[str, Any]) -> None:
         flags.add_column(column)
     for site_name, site in report["sites"].items():
         for host, node in site["nodes"].items():
-            reach = "[green]yes[/]" if node["reachable"] else f"[bold red]no[/] {node['message'] or ''}"
-            nodes.add_row(site_name, host, reach, node["wordpress_version"] or "-",
-                          node["plugin_version"] or "-", node["newest_backup"] or "-")
+            reach = (
+                "[green]yes[/]" if node["reachable"] else f"[bold red]no[/] {node['message'] or ''}"
+            )
+            nodes.add_row(
+                site_name,
+                host,
+                reach,
+                node["wordpress_version"] or "-",
+                node["plugin_version"] or "-",
+                node["newest_backup"] or "-",
+            )
         values = site["feature_flags"]
-        rollout = site["rollout_percentages"] if isinstance(site["rollout_percentages"], dict) else {}
+        rollout = (
+            site["rollout_percentages"] if isinstance(site["rollout_percentages"], dict) else {}
+        )
         if not isinstance(values, dict):
             why = "; ".join(site["errors"]) or "no reachable node"
             flags.add_row(site_name, "[dim]unknown[/]", "", f"[red]{why}[/]")
             continue
         ordered = [k for k in FLAG_ORDER if k in values] + sorted(set(values) - set(FLAG_ORDER))
         for flag in ordered:
-            flags.add_row(site_name, flag, "[green]on[/]" if values[flag] else "[dim]off[/]",
-                          f"{rollout[flag]}%" if flag in rollout else "-")
+            flags.add_row(
+                site_name,
+                flag,
+                "[green]on[/]" if values[flag] else "[dim]off[/]",
+                f"{rollout[flag]}%" if flag in rollout else "-",
+            )
     console.print(nodes)
     console.print(flags)
 
@@ -75,8 +96,9 @@ def print_summary(console: Console, result: RunResult) -> None:
         f"[{style}]{result.request.runbook.name}: {result.status}[/] "
         f"({', '.join(parts) or 'no hosts'}) in {result.duration:.1f} s; run {result.run_id}"
     )
-    bad = [s for s in result.model.hosts.values()
-           if s.outcome in ("failed", "unreachable", "not-run")]
+    bad = [
+        s for s in result.model.hosts.values() if s.outcome in ("failed", "unreachable", "not-run")
+    ]
     for state in bad:
         where = f" at '{state.failed_task}'" if state.failed_task else ""
         site = f" (site {state.site})" if state.site else ""
@@ -85,8 +107,10 @@ def print_summary(console: Console, result: RunResult) -> None:
             + (f": {state.message}" if state.message else "")
         )
     if result.interrupted:
-        console.print("[bold red]interrupted[/]: the run record holds each host's last step "
-                      f"(runbook runs show {result.run_id})")
+        console.print(
+            "[bold red]interrupted[/]: the run record holds each host's last step "
+            f"(runbook runs show {result.run_id})"
+        )
 
 
 #: Runbook-specific reports: added to --json under "report" and printed after the summary.

@@ -27,12 +27,16 @@ class Sandbox:
     def node(self, name: str) -> topology.Node:
         return next(n for n in self.topology.nodes if n.name == name)
 
-    def on(self, name: str, *argv: str, env: dict[str, str] | None = None,
-           input: str | None = None) -> subprocess.CompletedProcess[str]:
+    def on(
+        self, name: str, *argv: str, env: dict[str, str] | None = None, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run a command on a host, inside its namespaces (as its sshd would)."""
         return subprocess.run(
             [*host.nsenter(self.root, self.node(name)), *argv],
-            capture_output=True, text=True, timeout=60, input=input,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            input=input,
             stdin=None if input is not None else subprocess.DEVNULL,
             env=env or {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8"},
             check=False,
@@ -74,8 +78,13 @@ def runbook_cli(state_dir: Path) -> object:
         full_env = dict(os.environ)
         full_env.update(env or {})
         proc = subprocess.run(
-            [sys.executable, "-m", "runbook", *args], capture_output=True, text=True,
-            env=full_env, timeout=timeout, stdin=subprocess.DEVNULL, check=False,
+            [sys.executable, "-m", "runbook", *args],
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
         )
         return CliResult(proc.returncode, proc.stdout, proc.stderr)
 

@@ -53,7 +53,10 @@ def project(tmp_path: Path) -> Path:
 def start(project: Path) -> tuple[subprocess.Popen[str], queue.Queue[str], list[str]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "runbook", "--project", str(project), "slow"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
         env=dict(os.environ),
     )
     lines: queue.Queue[str] = queue.Queue()
@@ -103,7 +106,10 @@ def test_ctrl_c_once_finishes_the_current_task_then_stops(sandbox, runbook_cli, 
     assert "stopping after the current task" in output
     step_one = output.split("task: Step one", 1)[1].split("task: Step two", 1)[0]
     assert sorted(h for h in ("alpha-1", "alpha-2", "beta-1") if f"{h}: ok" in step_one) == [
-        "alpha-1", "alpha-2", "beta-1"]  # the current task finished everywhere
+        "alpha-1",
+        "alpha-2",
+        "beta-1",
+    ]  # the current task finished everywhere
     assert "task: Step three" not in output
     run = last_run(runbook_cli)
     assert run["status"] == "interrupted" and run["exit_code"] == ExitCode.INTERRUPTED

@@ -24,34 +24,58 @@ def throwaway() -> dict[str, str]:
     parent = Path(tempfile.mkdtemp(prefix="runbook-test-", dir="/var/tmp"))
     parent.chmod(0o755)
     env = dict(os.environ)
-    env.update({
-        "RUNBOOK_SANDBOX_DIR": str(parent / "sandbox"),
-        "RUNBOOK_SANDBOX_PREFIX": "rbt",
-        "RUNBOOK_SANDBOX_SUBNET": "10.213.78.0/24",
-    })
+    env.update(
+        {
+            "RUNBOOK_SANDBOX_DIR": str(parent / "sandbox"),
+            "RUNBOOK_SANDBOX_PREFIX": "rbt",
+            "RUNBOOK_SANDBOX_SUBNET": "10.213.78.0/24",
+        }
+    )
     yield env
-    subprocess.run([sys.executable, "-m", "runbook", "sandbox", "down"], env=env,
-                   capture_output=True, check=False, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "runbook", "sandbox", "down"],
+        env=env,
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
     shutil.rmtree(parent, ignore_errors=True)
 
 
 def sandbox(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "runbook", "sandbox", *args], env=env,
-                          capture_output=True, text=True, check=False, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "runbook", "sandbox", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
 
 
 def traces(env: dict[str, str]) -> list[str]:
     """What of the throwaway sandbox is still on the machine, found independently of it."""
     root = env["RUNBOOK_SANDBOX_DIR"]
-    found = [f"netns {n}" for n in subprocess.run(["ip", "netns", "list"], capture_output=True,
-                                                 text=True, check=False).stdout.split()
-             if n.startswith("rbt-")]
-    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True,
-                           check=False).stdout
-    found += [f"link {line.split(':')[1].strip()}" for line in links.splitlines()
-              if line.split(":")[1].strip().startswith("rbt")]
-    found += [f"mount {line.split()[4]}" for line in Path("/proc/self/mountinfo").read_text().splitlines()
-              if line.split()[4].startswith(root)]
+    found = [
+        f"netns {n}"
+        for n in subprocess.run(
+            ["ip", "netns", "list"], capture_output=True, text=True, check=False
+        ).stdout.split()
+        if n.startswith("rbt-")
+    ]
+    links = subprocess.run(
+        ["ip", "-o", "link", "show"], capture_output=True, text=True, check=False
+    ).stdout
+    found += [
+        f"link {line.split(':')[1].strip()}"
+        for line in links.splitlines()
+        if line.split(":")[1].strip().startswith("rbt")
+    ]
+    found += [
+        f"mount {line.split()[4]}"
+        for line in Path("/proc/self/mountinfo").read_text().splitlines()
+        if line.split()[4].startswith(root)
+    ]
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
@@ -67,7 +91,10 @@ def traces(env: dict[str, str]) -> list[str]:
 def test_killed_build_recovers_and_down_leaves_nothing(throwaway: dict[str, str]) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "runbook", "sandbox", "up", "--sites", "1", "--nodes", "2"],
-        env=throwaway, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        env=throwaway,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
     )
     assert proc.stderr
     said = []
@@ -91,10 +118,23 @@ def test_killed_build_recovers_and_down_leaves_nothing(throwaway: dict[str, str]
     root = Path(throwaway["RUNBOOK_SANDBOX_DIR"])
     for ip in ("10.213.78.11", "10.213.78.12"):
         ssh = subprocess.run(
-            ["ssh", "-i", str(root / "ssh" / "id_ed25519"), "-o", "BatchMode=yes",
-             "-o", f"UserKnownHostsFile={root / 'ssh' / 'known_hosts'}",
-             "-o", "StrictHostKeyChecking=yes", f"root@{ip}", "hostname"],
-            capture_output=True, text=True, timeout=30, check=False,
+            [
+                "ssh",
+                "-i",
+                str(root / "ssh" / "id_ed25519"),
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                f"UserKnownHostsFile={root / 'ssh' / 'known_hosts'}",
+                "-o",
+                "StrictHostKeyChecking=yes",
+                f"root@{ip}",
+                "hostname",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
         assert ssh.returncode == 0, ssh.stderr
         assert ssh.stdout.strip().startswith("alpha-")

@@ -8,8 +8,12 @@ from pathlib import Path
 
 from runbook.errors import ExitCode
 
-FLAGS = {"modern_preview_engine": True, "modern_state_manager": True,
-         "modern_api_client": True, "legacy_fallback": False}
+FLAGS = {
+    "modern_preview_engine": True,
+    "modern_state_manager": True,
+    "modern_api_client": True,
+    "legacy_fallback": False,
+}
 
 
 def test_status_json_reports_the_default_fleet(sandbox, runbook_cli) -> None:
@@ -25,7 +29,10 @@ def test_status_json_reports_the_default_fleet(sandbox, runbook_cli) -> None:
     for site in sites.values():
         assert site["feature_flags"] == FLAGS
         assert set(site["rollout_percentages"]) == {
-            "modern_preview_engine", "modern_state_manager", "modern_api_client"}
+            "modern_preview_engine",
+            "modern_state_manager",
+            "modern_api_client",
+        }
         for node in site["nodes"].values():
             assert node["reachable"] is True
             assert node["wordpress_version"] == "6.1.9"
@@ -40,14 +47,23 @@ def test_status_json_reports_the_default_fleet(sandbox, runbook_cli) -> None:
 def test_status_table_and_run_record(sandbox, runbook_cli, state_dir: Path) -> None:
     result = runbook_cli("status")
     assert result.code == 0, result.err
-    for text in ("Hosts", "alpha-2", "beta-1", "modern_api_client", "legacy_fallback",
-                 "status: successful (3 ok)"):
+    for text in (
+        "Hosts",
+        "alpha-2",
+        "beta-1",
+        "modern_api_client",
+        "legacy_fallback",
+        "status: successful (3 ok)",
+    ):
         assert text in result.out
     runs = runbook_cli("runs", "--json").json()
     assert runs[0]["runbook"] == "status" and runs[0]["status"] == "successful"
     shown = runbook_cli("runs", "show", runs[0]["id"], "--json").json()
     assert {h["host"]: h["outcome"] for h in shown["hosts"]} == {
-        "alpha-1": "ok", "alpha-2": "ok", "beta-1": "ok"}
+        "alpha-1": "ok",
+        "alpha-2": "ok",
+        "beta-1": "ok",
+    }
     assert Path(shown["artifact_dir"]).is_dir()
     assert (Path(shown["artifact_dir"]).parent.parent.stat().st_mode & 0o777) == 0o700
 
@@ -71,17 +87,24 @@ def test_reason_is_data_never_a_template(sandbox, runbook_cli, tmp_path: Path) -
     # The playbook used it (the preflight prints it): verbatim, not evaluated.
     said = [
         e["event_data"]["res"]["msg"]
-        for e in map(json.loads, (p.read_text() for p in
-                                  (Path(doc["artifact_dir"]) / "job_events").glob("*.json")))
-        if e["event"] == "runner_on_ok" and e["event_data"]["task"] == "Say which run this is and why"
+        for e in map(
+            json.loads,
+            (p.read_text() for p in (Path(doc["artifact_dir"]) / "job_events").glob("*.json")),
+        )
+        if e["event"] == "runner_on_ok"
+        and e["event_data"]["task"] == "Say which run this is and why"
     ]
     assert said == [f"run {doc['run_id']} (status) by {shown['operator']}: {reason}"]
 
 
-def test_no_secret_from_the_environment_reaches_the_run(sandbox, runbook_cli,
-                                                        state_dir: Path) -> None:
-    canaries = {"AWS_SECRET_ACCESS_KEY": "canary-aws-8c1f", "RUNBOOK_TEST_TOKEN": "canary-tok-44d2",
-                "MYSQL_PWD": "canary-db-9e07"}
+def test_no_secret_from_the_environment_reaches_the_run(
+    sandbox, runbook_cli, state_dir: Path
+) -> None:
+    canaries = {
+        "AWS_SECRET_ACCESS_KEY": "canary-aws-8c1f",
+        "RUNBOOK_TEST_TOKEN": "canary-tok-44d2",
+        "MYSQL_PWD": "canary-db-9e07",
+    }
     result = runbook_cli("status", "--json", env=canaries)
     assert result.code == 0, result.err
     written = [p for p in state_dir.rglob("*") if p.is_file()]
@@ -100,13 +123,18 @@ def test_changed_host_key_makes_the_host_unreachable(sandbox, runbook_cli, tmp_p
     known = (sandbox.root / "ssh" / "known_hosts").read_text().splitlines()
     alpha1 = sandbox.node("alpha-1").ip
     other = next(line for line in known if not line.startswith(alpha1 + " "))
-    forged = [other.replace(other.split()[0], alpha1, 1) if line.startswith(alpha1 + " ")
-              else line for line in known]
+    forged = [
+        other.replace(other.split()[0], alpha1, 1) if line.startswith(alpha1 + " ") else line
+        for line in known
+    ]
     (tmp_path / "known_hosts").write_text("\n".join(forged) + "\n")
     inventory = sandbox.inventory.read_text().replace(
-        str(sandbox.root / "ssh" / "known_hosts"), str(tmp_path / "known_hosts"))
+        str(sandbox.root / "ssh" / "known_hosts"), str(tmp_path / "known_hosts")
+    )
     # A fresh control path: an existing persistent connection would skip the key exchange.
-    inventory = inventory.replace("  vars:\n", f"  vars:\n    ansible_control_path_dir: {tmp_path}/cp\n", 1)
+    inventory = inventory.replace(
+        "  vars:\n", f"  vars:\n    ansible_control_path_dir: {tmp_path}/cp\n", 1
+    )
     (tmp_path / "hosts.yml").write_text(inventory)
     result = runbook_cli("status", "--json", "-i", str(tmp_path / "hosts.yml"))
     assert result.code == ExitCode.HOSTS_UNREACHABLE
@@ -148,8 +176,9 @@ def test_database_down_is_named(sandbox, runbook_cli) -> None:
     assert doc["report"]["sites"]["alpha"]["feature_flags"]["legacy_fallback"] is False
 
 
-def test_inventory_without_site_fails_preflight_naming_the_host(sandbox, runbook_cli,
-                                                                tmp_path: Path) -> None:
+def test_inventory_without_site_fails_preflight_naming_the_host(
+    sandbox, runbook_cli, tmp_path: Path
+) -> None:
     inventory = sandbox.inventory.read_text().replace("site: beta", "nosite: beta")
     (tmp_path / "hosts.yml").write_text(inventory)
     result = runbook_cli("status", "--json", "-i", str(tmp_path / "hosts.yml"))

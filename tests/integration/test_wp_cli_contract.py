@@ -18,8 +18,12 @@ BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/root", "LANG": "C.
 
 @pytest.fixture
 def wp(sandbox):
-    def call(*args: str, allow_root: bool = True, env: dict[str, str] | None = None,
-             input: str | None = None) -> subprocess.CompletedProcess[str]:
+    def call(
+        *args: str,
+        allow_root: bool = True,
+        env: dict[str, str] | None = None,
+        input: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         argv = ["wp", *args, PATH, "--skip-themes"]
         if allow_root:
             argv.append("--allow-root")
@@ -31,6 +35,7 @@ def wp(sandbox):
 
 
 # -- streams and exit codes -------------------------------------------------------------------
+
 
 def test_success_on_stdout_no_colour_exit_0(wp) -> None:
     r = wp("cache", "flush")
@@ -74,12 +79,18 @@ def test_unknown_flag(wp) -> None:
 def test_database_down_for_every_command(sandbox, wp) -> None:
     sandbox.fault("db-stop", "beta")
     try:
-        for args in (("option", "get", "blogname"), ("cache", "flush"),
-                     ("transient", "delete", "--all"), ("plugin", "list", "--format=json"),
-                     ("core", "is-installed")):
+        for args in (
+            ("option", "get", "blogname"),
+            ("cache", "flush"),
+            ("transient", "delete", "--all"),
+            ("plugin", "list", "--format=json"),
+            ("core", "is-installed"),
+        ):
             r = wp(*args)
             assert r.returncode == 1, args
-            assert r.stderr.splitlines()[-1] == "Error: Error establishing a database connection.", args
+            assert (
+                r.stderr.splitlines()[-1] == "Error: Error establishing a database connection."
+            ), args
     finally:
         sandbox.fault("db-start", "beta")
     assert wp("option", "get", "blogname").returncode == 0
@@ -89,11 +100,16 @@ def test_root_needs_allow_root(wp) -> None:
     r = wp("option", "get", "blogname", allow_root=False)
     assert r.returncode == 1
     assert r.stderr.splitlines()[0].startswith(
-        "Error: YIKES! It looks like you're running this as root.")
-    assert wp("option", "get", "blogname", allow_root=False,
-              env={"WP_CLI_ALLOW_ROOT": "1"}).returncode == 0
-    assert wp("option", "get", "blogname", allow_root=False,
-              env={"WP_CLI_ALLOW_ROOT": "0"}).returncode == 1
+        "Error: YIKES! It looks like you're running this as root."
+    )
+    assert (
+        wp("option", "get", "blogname", allow_root=False, env={"WP_CLI_ALLOW_ROOT": "1"}).returncode
+        == 0
+    )
+    assert (
+        wp("option", "get", "blogname", allow_root=False, env={"WP_CLI_ALLOW_ROOT": "0"}).returncode
+        == 1
+    )
 
 
 def test_plugin_output_lands_on_stdout_before_the_data(sandbox, wp) -> None:
@@ -115,40 +131,54 @@ def test_plugin_output_lands_on_stdout_before_the_data(sandbox, wp) -> None:
 def test_option_update_without_value_reads_stdin(wp) -> None:
     r = wp("option", "update", "rb_contract", "--format=json", input='{"from":"stdin"}')
     assert r.returncode == 0, r.stderr
-    assert json.loads(wp("option", "get", "rb_contract", "--format=json").stdout) == {"from": "stdin"}
+    assert json.loads(wp("option", "get", "rb_contract", "--format=json").stdout) == {
+        "from": "stdin"
+    }
 
 
 # -- commands ---------------------------------------------------------------------------------
 
+
 def test_option_get_formats(wp) -> None:
     assert wp("option", "get", "mase_feature_flags", "--format=json").stdout == (
         '{"modern_preview_engine":true,"modern_state_manager":true,'
-        '"modern_api_client":true,"legacy_fallback":false}\n')
+        '"modern_api_client":true,"legacy_fallback":false}\n'
+    )
     # Scalars come back as JSON strings (the sandbox installs WordPress with blog_public 0).
     assert wp("option", "get", "blog_public", "--format=json").stdout == '"0"\n'
     yaml_out = wp("option", "get", "mase_feature_flags", "--format=yaml").stdout
     assert yaml_out.startswith("---\n") and "modern_api_client: true" in yaml_out
-    assert "'legacy_fallback' => false" in wp("option", "get", "mase_feature_flags",
-                                             "--format=var_export").stdout
+    assert (
+        "'legacy_fallback' => false"
+        in wp("option", "get", "mase_feature_flags", "--format=var_export").stdout
+    )
 
 
 def test_option_get_json_escaping_and_empty_object(wp) -> None:
     wp("option", "update", "rb_contract", '{"url":"a/b","name":"Zoë"}', "--format=json")
-    assert wp("option", "get", "rb_contract", "--format=json").stdout == \
-        '{"url":"a\\/b","name":"Zo\\u00eb"}\n'
+    assert (
+        wp("option", "get", "rb_contract", "--format=json").stdout
+        == '{"url":"a\\/b","name":"Zo\\u00eb"}\n'
+    )
     wp("option", "update", "rb_contract", "{}", "--format=json")
     assert wp("option", "get", "rb_contract", "--format=json").stdout == "[]\n"
 
 
 def test_option_update_updated_then_unchanged(wp) -> None:
     value = '{"a":true,"b":false}'
-    assert wp("option", "update", "rb_contract", value, "--format=json").stdout == \
-        "Success: Updated 'rb_contract' option.\n"
-    assert wp("option", "update", "rb_contract", value, "--format=json").stdout == \
-        "Success: Value passed for 'rb_contract' option is unchanged.\n"
+    assert (
+        wp("option", "update", "rb_contract", value, "--format=json").stdout
+        == "Success: Updated 'rb_contract' option.\n"
+    )
+    assert (
+        wp("option", "update", "rb_contract", value, "--format=json").stdout
+        == "Success: Value passed for 'rb_contract' option is unchanged.\n"
+    )
     # Strict equality: the same keys in another order are a change.
-    assert wp("option", "update", "rb_contract", '{"b":false,"a":true}',
-              "--format=json").stdout == "Success: Updated 'rb_contract' option.\n"
+    assert (
+        wp("option", "update", "rb_contract", '{"b":false,"a":true}', "--format=json").stdout
+        == "Success: Updated 'rb_contract' option.\n"
+    )
 
 
 @pytest.mark.parametrize("bad", ["{not json", "", "null"])
@@ -168,23 +198,28 @@ def test_option_patch(wp) -> None:
     assert r.stdout == "Success: Value passed for 'rb_contract_patch' option is unchanged.\n"
     wp("option", "patch", "insert", "rb_contract_patch", "c", "true", "--format=json")
     wp("option", "patch", "delete", "rb_contract_patch", "b")
-    assert json.loads(wp("option", "get", "rb_contract_patch", "--format=json").stdout) == \
-        {"a": False, "c": True}
+    assert json.loads(wp("option", "get", "rb_contract_patch", "--format=json").stdout) == {
+        "a": False,
+        "c": True,
+    }
     missing = wp("option", "patch", "update", "rb_contract_patch", "zz", "true", "--format=json")
     assert (missing.returncode, missing.stderr) == (1, 'Error: No data exists for key "zz"\n')
     gone = wp("option", "patch", "update", "rb_no_such_option", "a", "true", "--format=json")
     assert gone.returncode == 1 and gone.stderr.startswith("Error: No data exists for key")
     # Without --format=json the value is stored as a string.
     wp("option", "patch", "update", "rb_contract_patch", "a", "true")
-    assert json.loads(wp("option", "get", "rb_contract_patch", "--format=json").stdout)["a"] == "true"
+    assert (
+        json.loads(wp("option", "get", "rb_contract_patch", "--format=json").stdout)["a"] == "true"
+    )
 
 
 def test_transient_delete_all(wp) -> None:
     r = wp("transient", "delete", "--all")
     assert r.returncode == 0
     assert r.stdout in ("Success: No transients found.\n",) or (
-        r.stdout.startswith("Success: ") and r.stdout.endswith(
-            " transient(s) deleted from the database.\n"))
+        r.stdout.startswith("Success: ")
+        and r.stdout.endswith(" transient(s) deleted from the database.\n")
+    )
 
 
 def test_plugin_get_version_and_missing(wp) -> None:
@@ -207,6 +242,7 @@ def test_core_is_installed(wp) -> None:
 
 # -- storage model ----------------------------------------------------------------------------
 
+
 def test_top_level_booleans_are_not_booleans(wp) -> None:
     wp("option", "update", "rb_contract_scalar", "true", "--format=json")
     assert wp("option", "get", "rb_contract_scalar", "--format=json").stdout == '"1"\n'
@@ -217,6 +253,7 @@ def test_top_level_booleans_are_not_booleans(wp) -> None:
 
 
 # -- habits: a fatal plugin cannot stop its own rollback --------------------------------------
+
 
 def test_skip_plugins_survives_a_plugin_that_dies_on_load(sandbox, wp) -> None:
     sandbox.fault("plugin-load", "beta")

@@ -60,15 +60,26 @@ def test_project_playbook_found_before_shipped(tmp_path: Path) -> None:
     [
         ("name: bad\ndescription: x\npriority: P9\nplaybook: status.yml\n", "priority"),
         ("name: bad\ndescription: x\nplaybook: status.yml\n", "(top level)"),
-        ("name: bad\ndescription: x\npriority: P1\nplaybook: status.yml\nsurprise: 1\n",
-         "(top level)"),
-        ("name: bad\ndescription: x\npriority: P1\nplaybook: status.yml\n"
-         "parameters:\n  - {name: x, type: float, help: h}\n", "parameters.0.type"),
-        ("name: bad\ndescription: x\npriority: P1\nplaybook: status.yml\n"
-         "parameters:\n  - {name: x, type: choice, help: h}\n", "parameters.0"),
+        (
+            "name: bad\ndescription: x\npriority: P1\nplaybook: status.yml\nsurprise: 1\n",
+            "(top level)",
+        ),
+        (
+            "name: bad\ndescription: x\npriority: P1\nplaybook: status.yml\n"
+            "parameters:\n  - {name: x, type: float, help: h}\n",
+            "parameters.0.type",
+        ),
+        (
+            "name: bad\ndescription: x\npriority: P1\nplaybook: status.yml\n"
+            "parameters:\n  - {name: x, type: choice, help: h}\n",
+            "parameters.0",
+        ),
         ("name: bad\ndescription: x\npriority: P1\nplaybook: ../../etc/passwd\n", "playbook"),
-        ("name: bad\ndescription: x\npriority: P1\nplaybook: status.yml\nmax_fail_percentage: 101\n",
-         "max_fail_percentage"),
+        (
+            "name: bad\ndescription: x\npriority: P1\nplaybook: status.yml\n"
+            "max_fail_percentage: 101\n",
+            "max_fail_percentage",
+        ),
     ],
 )
 def test_bad_file_error_names_file_and_field(tmp_path: Path, text: str, field: str) -> None:
@@ -101,13 +112,13 @@ def test_reserved_parameter_names_refused(tmp_path: Path) -> None:
 
 def test_missing_playbook_named(tmp_path: Path) -> None:
     write(tmp_path / "runbooks", "x", VALID.format(name="x").replace("status.yml", "nope.yml"))
-    with pytest.raises(RunbookError, match="nope.yml is not in"):
+    with pytest.raises(RunbookError, match=r"nope\.yml is not in"):
         catalog.load(tmp_path)
 
 
 def test_bad_regex_pattern_named(tmp_path: Path) -> None:
     write(tmp_path / "runbooks", "x", VALID.format(name="x").replace('"[a-z_]+"', '"[a-z"'))
-    with pytest.raises(RunbookError, match="parameters.feature.pattern"):
+    with pytest.raises(RunbookError, match=r"parameters\.feature\.pattern"):
         catalog.load(tmp_path)
 
 

@@ -54,7 +54,9 @@ def test_list_and_json(state_dir: Path) -> None:
     assert "status" in table.output and "P3" in table.output
 
 
-def test_show_unknown_runbook_lists_catalog(state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_show_unknown_runbook_lists_catalog(
+    state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["show", "nope"]) == ExitCode.USAGE
     err = capsys.readouterr().err
     assert "no runbook 'nope'" in err and "status" in err
@@ -70,8 +72,18 @@ def test_show_project_runbook(state_dir: Path, project: Path) -> None:
 def test_runbook_help_shows_parameters_and_common_flags(state_dir: Path, project: Path) -> None:
     result = CliRunner().invoke(cli, ["--project", str(project), "wipe", "--help"])
     assert result.exit_code == 0
-    for flag in ("--feature", "--reason", "-i, --inventory", "-l, --limit", "-e, --extra-vars",
-                 "--check", "--diff", "--json", "-y, --yes", "-v, --verbose"):
+    for flag in (
+        "--feature",
+        "--reason",
+        "-i, --inventory",
+        "-l, --limit",
+        "-e, --extra-vars",
+        "--check",
+        "--diff",
+        "--json",
+        "-y, --yes",
+        "-v, --verbose",
+    ):
         assert flag in result.output
 
 
@@ -81,10 +93,13 @@ def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
     return code, out, err
 
 
-def test_destructive_needs_reason(state_dir: Path, project: Path,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_main(["--project", str(project), "wipe", "--feature", "x",
-                             "-i", str(project / "hosts.yml")], capsys)
+def test_destructive_needs_reason(
+    state_dir: Path, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_main(
+        ["--project", str(project), "wipe", "--feature", "x", "-i", str(project / "hosts.yml")],
+        capsys,
+    )
     assert code == ExitCode.USAGE
     assert "--reason is required" in err
 
@@ -92,27 +107,55 @@ def test_destructive_needs_reason(state_dir: Path, project: Path,
 def test_destructive_without_terminal_refuses_at_once(
     state_dir: Path, project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = run_main(["--project", str(project), "wipe", "--feature", "x", "--reason", "r",
-                             "-i", str(project / "hosts.yml")], capsys)
+    code, _, err = run_main(
+        [
+            "--project",
+            str(project),
+            "wipe",
+            "--feature",
+            "x",
+            "--reason",
+            "r",
+            "-i",
+            str(project / "hosts.yml"),
+        ],
+        capsys,
+    )
     assert code == ExitCode.ABORTED
     assert "no terminal to confirm on: pass --yes" in err
     assert not (state_dir / "runs").exists()  # nothing ran
 
 
-def test_parameter_validation_names_the_option(state_dir: Path, project: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_main(["--project", str(project), "wipe", "--feature", "Bad!",
-                             "--reason", "r", "-i", str(project / "hosts.yml")], capsys)
+def test_parameter_validation_names_the_option(
+    state_dir: Path, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_main(
+        [
+            "--project",
+            str(project),
+            "wipe",
+            "--feature",
+            "Bad!",
+            "--reason",
+            "r",
+            "-i",
+            str(project / "hosts.yml"),
+        ],
+        capsys,
+    )
     assert code == ExitCode.USAGE
     assert "--feature: 'Bad!' does not match" in err
-    code, _, err = run_main(["--project", str(project), "wipe", "--reason", "r",
-                             "-i", str(project / "hosts.yml")], capsys)
+    code, _, err = run_main(
+        ["--project", str(project), "wipe", "--reason", "r", "-i", str(project / "hosts.yml")],
+        capsys,
+    )
     assert "wipe needs --feature" in err
 
 
 @pytest.mark.parametrize("reason", ["", "   ", "a\x00b", "x" * 2001])
-def test_bad_reasons_refused(state_dir: Path, reason: str,
-                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_reasons_refused(
+    state_dir: Path, reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = run_main(["status", "--reason", reason, "-i", "/nonexistent"], capsys)
     assert code == ExitCode.USAGE
     assert "--reason" in err
@@ -124,8 +167,9 @@ def test_missing_inventory_named(state_dir: Path, capsys: pytest.CaptureFixture[
     assert "/nonexistent/inv.yml" in err
 
 
-def test_limit_matching_nothing(state_dir: Path, project: Path,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_limit_matching_nothing(
+    state_dir: Path, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = run_main(["status", "-i", str(project / "hosts.yml"), "-l", "nothere"], capsys)
     assert code == ExitCode.USAGE
     assert "match --limit nothere" in err
@@ -137,8 +181,9 @@ def test_bad_extra_vars(state_dir: Path, project: Path, capsys: pytest.CaptureFi
     assert "expected key=value" in err
 
 
-def test_bad_catalog_in_project_is_reported(state_dir: Path, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_catalog_in_project_is_reported(
+    state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "runbooks").mkdir()
     (tmp_path / "runbooks" / "x.yml").write_text("name: x\n")
     code, _, err = run_main(["--project", str(tmp_path), "list"], capsys)
@@ -153,7 +198,9 @@ def test_runs_empty_and_unknown(state_dir: Path, capsys: pytest.CaptureFixture[s
     assert code == ExitCode.USAGE and "no run 'nope'" in err
 
 
-def test_unknown_command_is_usage_error(state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_command_is_usage_error(
+    state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = run_main(["frobnicate"], capsys)
     assert code == ExitCode.USAGE
     assert "No such command" in err

@@ -48,8 +48,14 @@ def test_hosts_never_reached_are_not_run() -> None:
 def test_stats_are_authoritative() -> None:
     model = model_with(
         ev("runner_on_ok", "a-1", task="t", res={}),
-        ev("playbook_on_stats", ok={"a-1": 4, "a-2": 2}, changed={"a-2": 1},
-           failures={}, dark={"b-1": 1}, skipped={}),
+        ev(
+            "playbook_on_stats",
+            ok={"a-1": 4, "a-2": 2},
+            changed={"a-2": 1},
+            failures={},
+            dark={"b-1": 1},
+            skipped={},
+        ),
     )
     assert model.hosts["a-1"].ok == 4
     assert model.hosts["a-2"].outcome == "changed"
@@ -59,10 +65,18 @@ def test_stats_are_authoritative() -> None:
 def test_reports_fold_into_node_and_site() -> None:
     model = model_with(
         ev("runner_on_ok", "a-1", task="t", res={"runbook_report": {"node": {"v": "1"}}}),
-        ev("runner_on_ok", "a-1", task="t",
-           res={"runbook_report": {"site": {"options": {"f": True}}}}),
-        ev("runner_on_failed", "b-1", task="t",
-           res={"msg": "db down", "runbook_report": {"site": {"errors": ["db down"]}}}),
+        ev(
+            "runner_on_ok",
+            "a-1",
+            task="t",
+            res={"runbook_report": {"site": {"options": {"f": True}}}},
+        ),
+        ev(
+            "runner_on_failed",
+            "b-1",
+            task="t",
+            res={"msg": "db down", "runbook_report": {"site": {"errors": ["db down"]}}},
+        ),
     )
     assert model.hosts["a-1"].report == {"v": "1"}
     assert model.site_reports["a"] == {"options": {"f": True}}
@@ -74,8 +88,10 @@ def test_exit_codes_follow_hosts_not_rc() -> None:
     assert exit_code_for(ok, "successful", False) == ("successful", ExitCode.OK)
     failed = model_with(ev("runner_on_failed", "a-1", task="t", res={}))
     assert exit_code_for(failed, "failed", False)[1] == ExitCode.HOSTS_FAILED
-    dark = model_with(ev("runner_on_unreachable", "a-1", task="t", res={}),
-                      ev("runner_on_failed", "a-2", task="t", res={}))
+    dark = model_with(
+        ev("runner_on_unreachable", "a-1", task="t", res={}),
+        ev("runner_on_failed", "a-2", task="t", res={}),
+    )
     assert exit_code_for(dark, "failed", False)[1] == ExitCode.HOSTS_UNREACHABLE
     verify = model_with(ev("runner_on_failed", "a-1", task="Verify the plugin", res={}))
     assert exit_code_for(verify, "failed", False)[1] == ExitCode.VERIFICATION_FAILED

@@ -10,9 +10,18 @@ from runbook.store import MIGRATIONS, HostRow, Store
 
 
 def new_run(store: Store, run_id: str, started: str = "2026-11-27T10:00:00Z") -> None:
-    store.start_run(run_id=run_id, runbook="status", parameters={"feature": "x"},
-                    reason="because", operator="ops", inventory="inv.yml", host_limit=None,
-                    check_mode=False, started_at=started, artifact_dir="/tmp/a")
+    store.start_run(
+        run_id=run_id,
+        runbook="status",
+        parameters={"feature": "x"},
+        reason="because",
+        operator="ops",
+        inventory="inv.yml",
+        host_limit=None,
+        check_mode=False,
+        started_at=started,
+        artifact_dir="/tmp/a",
+    )
 
 
 def test_migrates_fresh_database_to_latest(tmp_path: Path) -> None:
@@ -47,9 +56,14 @@ def test_run_lifecycle_and_hosts(tmp_path: Path) -> None:
     new_run(store, "20261127T100000Z-aaaaaa")
     assert store.run("20261127T100000Z-aaaaaa")["status"] == "running"
     store.finish_run(
-        "20261127T100000Z-aaaaaa", status="failed", exit_code=4, ended_at="2026-11-27T10:01:00Z",
-        hosts=[HostRow("web-1", "alpha", "ok", ok=3), HostRow("web-2", "alpha", "unreachable",
-                                                              unreachable=1, message="timeout")],
+        "20261127T100000Z-aaaaaa",
+        status="failed",
+        exit_code=4,
+        ended_at="2026-11-27T10:01:00Z",
+        hosts=[
+            HostRow("web-1", "alpha", "ok", ok=3),
+            HostRow("web-2", "alpha", "unreachable", unreachable=1, message="timeout"),
+        ],
         summary={"counts": {"ok": 1}},
     )
     run = store.run("20261127T100000Z")  # a unique prefix is enough

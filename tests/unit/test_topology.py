@@ -34,4 +34,4 @@ def test_too_many_hosts_refused() -> None:
 def test_bad_prefix_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNBOOK_SANDBOX_PREFIX", "Bad-Prefix")
     with pytest.raises(RunbookError, match="RUNBOOK_SANDBOX_PREFIX"):
-        topology.build().nodes[0].netns
+        _ = topology.build().nodes[0].netns

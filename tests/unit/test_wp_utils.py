@@ -10,10 +10,25 @@ from runbook.ansible.module_utils import runbook_wp as wp
 
 
 def test_argv_is_a_list_with_deliberate_flags() -> None:
-    argv = wp.wp_argv("wp", "/srv/www", ["option", "get", "k"], allow_root=True,
-                      skip_plugins="mase", url="http://x")
-    assert argv == ["wp", "option", "get", "k", "--path=/srv/www", "--url=http://x",
-                    "--skip-plugins=mase", "--skip-themes", "--allow-root"]
+    argv = wp.wp_argv(
+        "wp",
+        "/srv/www",
+        ["option", "get", "k"],
+        allow_root=True,
+        skip_plugins="mase",
+        url="http://x",
+    )
+    assert argv == [
+        "wp",
+        "option",
+        "get",
+        "k",
+        "--path=/srv/www",
+        "--url=http://x",
+        "--skip-plugins=mase",
+        "--skip-themes",
+        "--allow-root",
+    ]
     assert "--allow-root" not in wp.wp_argv("wp", "/p", ["core", "version"])
 
 
@@ -25,8 +40,9 @@ def test_json_output_parsed_defensively() -> None:
 
 def test_run_wp_closes_stdin_and_reports_first_error_line(tmp_path: Path) -> None:
     script = tmp_path / "fake-wp"
-    script.write_text("#!/bin/sh\ncat >/dev/null\necho 'Error: YIKES! root' >&2\n"
-                      "echo 'second line' >&2\nexit 1\n")
+    script.write_text(
+        "#!/bin/sh\ncat >/dev/null\necho 'Error: YIKES! root' >&2\necho 'second line' >&2\nexit 1\n"
+    )
     script.chmod(0o755)
     with pytest.raises(wp.WpError) as err:
         wp.run_wp([str(script), "option", "get", "k", "--allow-root"], timeout=5)
@@ -43,11 +59,17 @@ def test_plugin_version_from_header(tmp_path: Path) -> None:
 
 
 def test_backups_sorted_by_name_timestamp(tmp_path: Path) -> None:
-    for name in ("mase-backup-20261101-010101.tar.gz", "mase-backup-20261120-093000.tar.gz",
-                 "notes.txt", "mase-backup-bad.tar.gz"):
+    for name in (
+        "mase-backup-20261101-010101.tar.gz",
+        "mase-backup-20261120-093000.tar.gz",
+        "notes.txt",
+        "mase-backup-bad.tar.gz",
+    ):
         (tmp_path / name).write_text("x")
     pattern = r"[a-z0-9_-]+-backup-[0-9]{8}-[0-9]{6}\.tar\.gz"
     found = wp.list_backups(str(tmp_path), pattern)
-    assert [b["name"] for b in found] == ["mase-backup-20261120-093000.tar.gz",
-                                          "mase-backup-20261101-010101.tar.gz"]
+    assert [b["name"] for b in found] == [
+        "mase-backup-20261120-093000.tar.gz",
+        "mase-backup-20261101-010101.tar.gz",
+    ]
     assert wp.list_backups(str(tmp_path / "none"), pattern) == []

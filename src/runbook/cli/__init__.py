@@ -87,9 +87,7 @@ class RunbookGroup(click.Group):
                 formatter.write_text(f"(the catalog did not load: {exc})")
             return
         with formatter.section("Runbooks (runbook NAME --help)"):
-            formatter.write_dl(
-                [(b.name, f"[{b.priority}] {b.summary}") for b in books.values()]
-            )
+            formatter.write_dl([(b.name, f"[{b.priority}] {b.summary}") for b in books.values()])
 
 
 @click.group(
@@ -97,14 +95,22 @@ class RunbookGroup(click.Group):
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(__version__, "--version", prog_name="runbook")
-@click.option("--project", type=click.Path(file_okay=False, path_type=Path),
-              help="Your project folder: its runbooks/ add to or override the shipped ones. "
-                   "Default: the nearest folder upward holding a runbook.yml.")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), envvar="RUNBOOK_DB",
-              help="The run record (SQLite). Default: $RUNBOOK_DB, else runbook.sqlite3 in "
-                   "your state directory.")
-@click.option("--debug", is_flag=True, envvar="RUNBOOK_DEBUG",
-              help="Show tracebacks for internal errors.")
+@click.option(
+    "--project",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Your project folder: its runbooks/ add to or override the shipped ones. "
+    "Default: the nearest folder upward holding a runbook.yml.",
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="RUNBOOK_DB",
+    help="The run record (SQLite). Default: $RUNBOOK_DB, else runbook.sqlite3 in "
+    "your state directory.",
+)
+@click.option(
+    "--debug", is_flag=True, envvar="RUNBOOK_DEBUG", help="Show tracebacks for internal errors."
+)
 @click.pass_context
 def cli(ctx: click.Context, project: Path | None, db: Path | None, debug: bool) -> None:
     """Incident-response automation for web-application fleets, built on Ansible.
@@ -158,8 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         else:
-            click.echo(f"runbook: internal error: {exc!r} (run with --debug for the traceback)",
-                       err=True)
+            click.echo(
+                f"runbook: internal error: {exc!r} (run with --debug for the traceback)", err=True
+            )
         return int(ExitCode.INTERNAL)
     return rv if isinstance(rv, int) else 0
 

@@ -18,11 +18,21 @@ def list_cmd(obj: object, as_json: bool) -> None:
     """List the runbooks: name, priority, what each does."""
     books = obj.catalog()  # type: ignore[attr-defined]
     if as_json:
-        click.echo(json.dumps([
-            {"name": b.name, "priority": b.priority, "description": b.summary,
-             "destructive": b.destructive, "source": str(b.source)}
-            for b in books.values()
-        ], indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "name": b.name,
+                        "priority": b.priority,
+                        "description": b.summary,
+                        "destructive": b.destructive,
+                        "source": str(b.source),
+                    }
+                    for b in books.values()
+                ],
+                indent=2,
+            )
+        )
         return
     table = Table(title="Runbooks", title_justify="left")
     for column in ("name", "priority", "description"):
@@ -44,22 +54,45 @@ def show_cmd(obj: object, name: str, as_json: bool) -> None:
     if book is None:
         raise RunbookError(f"no runbook {name!r}; the catalog has: {', '.join(sorted(books))}")
     params = [
-        {"name": p.name, "type": p.type, "required": p.required, "pattern": p.pattern,
-         "choices": list(p.choices), "default": p.default, "help": p.help}
+        {
+            "name": p.name,
+            "type": p.type,
+            "required": p.required,
+            "pattern": p.pattern,
+            "choices": list(p.choices),
+            "default": p.default,
+            "help": p.help,
+        }
         for p in book.parameters
     ]
     if as_json:
-        click.echo(json.dumps({
-            "name": book.name, "priority": book.priority, "description": book.description,
-            "destructive": book.destructive, "playbook": str(book.playbook),
-            "source": str(book.source), "parameters": params, "notify": list(book.notify),
-            "serial": book.serial, "max_fail_percentage": book.max_fail_percentage,
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "name": book.name,
+                    "priority": book.priority,
+                    "description": book.description,
+                    "destructive": book.destructive,
+                    "playbook": str(book.playbook),
+                    "source": str(book.source),
+                    "parameters": params,
+                    "notify": list(book.notify),
+                    "serial": book.serial,
+                    "max_fail_percentage": book.max_fail_percentage,
+                },
+                indent=2,
+            )
+        )
         return
     console = Console()
-    console.print(f"[bold]{book.name}[/] [{book.priority}]"
-                  + (" [red]destructive: asks for confirmation, needs --reason[/]"
-                     if book.destructive else ""))
+    console.print(
+        f"[bold]{book.name}[/] [{book.priority}]"
+        + (
+            " [red]destructive: asks for confirmation, needs --reason[/]"
+            if book.destructive
+            else ""
+        )
+    )
     console.print(book.description.strip())
     console.print(f"playbook: {book.playbook}\ncatalog file: {book.source}")
     if book.serial is not None or book.max_fail_percentage is not None:

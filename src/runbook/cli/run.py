@@ -133,9 +133,17 @@ def run_runbook(ctx: click.Context, book: Runbook, options: dict[str, Any]) -> i
     else:
         progress = PlainProgress(sys.stdout)
     request = RunRequest(
-        runbook=book, params=params, inventory=inventory, hosts=hosts, reason=reason,
-        limit=limit, extra_vars=extra, check=options["check"], diff=options["diff"],
-        verbosity=options["verbose"], forks=options["forks"],
+        runbook=book,
+        params=params,
+        inventory=inventory,
+        hosts=hosts,
+        reason=reason,
+        limit=limit,
+        extra_vars=extra,
+        check=options["check"],
+        diff=options["diff"],
+        verbosity=options["verbose"],
+        forks=options["forks"],
     )
     try:
         with progress:
@@ -163,33 +171,65 @@ def make_command(book: Runbook) -> click.Command:
 
     params: list[click.Parameter] = [_param_option(p) for p in book.parameters]
     params += [
-        click.Option(["--reason"], metavar="TEXT",
-                     help="Why you run this; recorded verbatim, never templated."
-                     + (" [required]" if book.destructive else "")),
-        click.Option(["-i", "--inventory"], multiple=True, metavar="INVENTORY",
-                     help="Inventory file or folder (repeatable). Default: $RUNBOOK_INVENTORY, "
-                          "your project's runbook.yml, else the running sandbox's."),
-        click.Option(["-l", "--limit"], metavar="PATTERN",
-                     help="Only these hosts or groups, as ansible-playbook -l."),
-        click.Option(["-e", "--extra-vars", "extra_vars"], multiple=True, metavar="VARS",
-                     help="Extra variables: key=value, JSON, or @file (repeatable)."),
+        click.Option(
+            ["--reason"],
+            metavar="TEXT",
+            help="Why you run this; recorded verbatim, never templated."
+            + (" [required]" if book.destructive else ""),
+        ),
+        click.Option(
+            ["-i", "--inventory"],
+            multiple=True,
+            metavar="INVENTORY",
+            help="Inventory file or folder (repeatable). Default: $RUNBOOK_INVENTORY, "
+            "your project's runbook.yml, else the running sandbox's.",
+        ),
+        click.Option(
+            ["-l", "--limit"],
+            metavar="PATTERN",
+            help="Only these hosts or groups, as ansible-playbook -l.",
+        ),
+        click.Option(
+            ["-e", "--extra-vars", "extra_vars"],
+            multiple=True,
+            metavar="VARS",
+            help="Extra variables: key=value, JSON, or @file (repeatable).",
+        ),
         click.Option(["--check"], is_flag=True, help="Change nothing; show what would change."),
         click.Option(["--diff"], is_flag=True, help="Show the differences of changed files."),
-        click.Option(["--json", "as_json"], is_flag=True,
-                     help="Print one JSON document at the end, and nothing else on stdout."),
-        click.Option(["-y", "--yes"], is_flag=True,
-                     help="Do not ask for confirmation (required without a terminal)."),
+        click.Option(
+            ["--json", "as_json"],
+            is_flag=True,
+            help="Print one JSON document at the end, and nothing else on stdout.",
+        ),
+        click.Option(
+            ["-y", "--yes"],
+            is_flag=True,
+            help="Do not ask for confirmation (required without a terminal).",
+        ),
         click.Option(["-v", "--verbose"], count=True, help="More Ansible detail (-vvv ...)."),
-        click.Option(["--forks"], type=click.IntRange(1, 500),
-                     help="Hosts worked on at once. Default: the number of hosts (5-50)."),
+        click.Option(
+            ["--forks"],
+            type=click.IntRange(1, 500),
+            help="Hosts worked on at once. Default: the number of hosts (5-50).",
+        ),
     ]
     first, _, rest = book.description.strip().partition("\n")
-    text = f"[{book.priority}] {first}\n\n{rest.strip()}" if rest.strip() else f"[{book.priority}] {first}"
+    text = (
+        f"[{book.priority}] {first}\n\n{rest.strip()}"
+        if rest.strip()
+        else f"[{book.priority}] {first}"
+    )
     if book.destructive:
-        text += "\n\nChanges hosts: asks for confirmation on a terminal, refuses without one " \
-                "unless --yes, and needs --reason."
+        text += (
+            "\n\nChanges hosts: asks for confirmation on a terminal, refuses without one "
+            "unless --yes, and needs --reason."
+        )
     return click.Command(
-        name=book.name, callback=callback, params=params, help=text,
+        name=book.name,
+        callback=callback,
+        params=params,
+        help=text,
         short_help=f"[{book.priority}] {book.summary}",
         context_settings={"max_content_width": 100},
     )

@@ -30,8 +30,15 @@ def runs_cmd(ctx: click.Context, count: int, runbook_name: str | None, as_json: 
     for column in ("id", "runbook", "status", "exit", "operator", "started (UTC)", "reason"):
         table.add_column(column)
     for r in rows:
-        table.add_row(r["id"], r["runbook"], r["status"], str(r["exit_code"]), r["operator"],
-                      r["started_at"], (r["reason"] or "")[:50])
+        table.add_row(
+            r["id"],
+            r["runbook"],
+            r["status"],
+            str(r["exit_code"]),
+            r["operator"],
+            r["started_at"],
+            (r["reason"] or "")[:50],
+        )
     Console().print(table)
 
 
@@ -50,16 +57,45 @@ def show_run(obj: object, run_id: str, as_json: bool) -> None:
         click.echo(json.dumps(run, indent=2))
         return
     console = Console()
-    for key in ("id", "runbook", "status", "exit_code", "operator", "reason", "inventory",
-                "host_limit", "check_mode", "started_at", "ended_at", "artifact_dir"):
+    for key in (
+        "id",
+        "runbook",
+        "status",
+        "exit_code",
+        "operator",
+        "reason",
+        "inventory",
+        "host_limit",
+        "check_mode",
+        "started_at",
+        "ended_at",
+        "artifact_dir",
+    ):
         console.print(f"[bold]{key}[/]: {run[key]}", markup=True, highlight=False)
     console.print(f"[bold]parameters[/]: {json.dumps(run['parameters'])}", highlight=False)
     table = Table(title="hosts", title_justify="left")
-    for column in ("host", "site", "outcome", "ok", "changed", "failed", "unreachable",
-                   "last task", "message"):
+    for column in (
+        "host",
+        "site",
+        "outcome",
+        "ok",
+        "changed",
+        "failed",
+        "unreachable",
+        "last task",
+        "message",
+    ):
         table.add_column(column)
     for h in run["hosts"]:
-        table.add_row(h["host"], h["site"] or "-", h["outcome"], str(h["ok"]), str(h["changed"]),
-                      str(h["failed"]), str(h["unreachable"]), h["last_task"] or "-",
-                      (h["message"] or "")[:80])
+        table.add_row(
+            h["host"],
+            h["site"] or "-",
+            h["outcome"],
+            str(h["ok"]),
+            str(h["changed"]),
+            str(h["failed"]),
+            str(h["unreachable"]),
+            h["last_task"] or "-",
+            (h["message"] or "")[:80],
+        )
     console.print(table)

@@ -10,8 +10,17 @@ from rich.table import Table
 
 from runbook.errors import ExitCode, RunbookError
 
-FAULTS = ("sshd-stop", "sshd-start", "link-cut", "link-restore", "db-stop", "db-start",
-          "plugin-rest", "plugin-load", "plugin-off")
+FAULTS = (
+    "sshd-stop",
+    "sshd-start",
+    "link-cut",
+    "link-restore",
+    "db-stop",
+    "db-start",
+    "plugin-rest",
+    "plugin-load",
+    "plugin-off",
+)
 
 
 def _say(message: str) -> None:
@@ -31,9 +40,14 @@ def sandbox_cmd() -> None:
 @sandbox_cmd.command("up")
 @click.option("--sites", type=click.IntRange(1, 100), help="Build this many sites ...")
 @click.option("--nodes", type=click.IntRange(1, 20), help="... of this many nodes each.")
-@click.option("--wp-cli", "wp_cli", metavar="PATH", envvar="WP_CLI_BIN",
-              help="A real WP-CLI to install on the hosts (default: $WP_CLI_BIN, else the "
-                   "sandbox's WP-CLI-compatible entry point).")
+@click.option(
+    "--wp-cli",
+    "wp_cli",
+    metavar="PATH",
+    envvar="WP_CLI_BIN",
+    help="A real WP-CLI to install on the hosts (default: $WP_CLI_BIN, else the "
+    "sandbox's WP-CLI-compatible entry point).",
+)
 def up_cmd(sites: int | None, nodes: int | None, wp_cli: str | None) -> None:
     """Build the fleet (installs the Debian packages it needs; recovers a killed one)."""
     from runbook.sandbox import fleet, topology
@@ -49,8 +63,9 @@ def down_cmd() -> None:
 
     left = fleet.down(say=_say)
     if left:
-        raise RunbookError("the sandbox left things behind: " + ", ".join(left),
-                           ExitCode.ENVIRONMENT)
+        raise RunbookError(
+            "the sandbox left things behind: " + ", ".join(left), ExitCode.ENVIRONMENT
+        )
 
 
 @sandbox_cmd.command("status")
@@ -63,16 +78,29 @@ def status_cmd(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, indent=2))
     elif not report.get("hosts"):
-        click.echo("the sandbox is down" + (
-            "; left behind: " + ", ".join(report["leftovers"]) if report.get("leftovers") else ""))
+        click.echo(
+            "the sandbox is down"
+            + (
+                "; left behind: " + ", ".join(report["leftovers"])
+                if report.get("leftovers")
+                else ""
+            )
+        )
     else:
         table = Table(title=f"Sandbox ({report['inventory']})", title_justify="left")
         for column in ("host", "site", "address", "link", "sshd", "nginx", "php-fpm", "database"):
             table.add_column(column)
         for h in report["hosts"]:
-            table.add_row(h["host"], h["site"], h["address"], h["link"],
-                          *("yes" if h[k] else "[red]no[/]"
-                            for k in ("sshd", "nginx", "php_fpm", "database")))
+            table.add_row(
+                h["host"],
+                h["site"],
+                h["address"],
+                h["link"],
+                *(
+                    "yes" if h[k] else "[red]no[/]"
+                    for k in ("sshd", "nginx", "php_fpm", "database")
+                ),
+            )
         Console().print(table)
         for problem in report["problems"]:
             click.echo(f"problem: {problem}")

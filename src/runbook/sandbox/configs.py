@@ -123,8 +123,14 @@ def wp_config(site: Site, topology: Topology, db_password: str) -> str:
     salts = "\n".join(
         f"define('{name}', '{secrets.token_hex(32)}');"
         for name in (
-            "AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
-            "AUTH_SALT", "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT",
+            "AUTH_KEY",
+            "SECURE_AUTH_KEY",
+            "LOGGED_IN_KEY",
+            "NONCE_KEY",
+            "AUTH_SALT",
+            "SECURE_AUTH_SALT",
+            "LOGGED_IN_SALT",
+            "NONCE_SALT",
         )
     )
     return f"""\

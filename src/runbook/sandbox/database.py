@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from runbook.errors import ExitCode, RunbookError
 from runbook.sandbox import assets, configs
-from runbook.sandbox.system import CLEAN_ENV, run
+from runbook.sandbox.system import CLEAN_ENV, process_alive, run
 
 MYSQL_UID_NAME = "mysql"
 
@@ -36,7 +37,8 @@ $_SERVER['HTTP_HOST'] = 'sandbox.test';
 $_SERVER['REQUEST_URI'] = '/';
 require ABSPATH . 'wp-settings.php';
 require_once ABSPATH . 'wp-admin/includes/upgrade.php';
-$result = wp_install('MASE sandbox', 'admin', 'admin@sandbox.test', false, '', getenv('RB_ADMIN_PASSWORD'));
+$result = wp_install('MASE sandbox', 'admin', 'admin@sandbox.test', false, '',
+                    getenv('RB_ADMIN_PASSWORD'));
 if (is_wp_error($result)) { fwrite(STDERR, $result->get_error_message()); exit(1); }
 $options = json_decode(getenv('RB_OPTIONS'), true);
 foreach ($options as $name => $value) { update_option($name, $value); }
@@ -44,14 +46,15 @@ echo "installed\n";
 """
 
 
-def _wait_for_socket(path: Path, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+def _wait_for_socket(rundir: Path, timeout: float) -> None:
+    path = rundir / "mysqld.sock"
+    log = rundir / "error.log"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
+        if "Aborting" in (log.read_text(errors="replace") if log.exists() else ""):
+            tail = log.read_text(errors="replace")[-1500:]
             raise RunbookError(
-                f"sandbox: mariadbd exited (code {proc.returncode}); {log}:\n{tail}",
-                ExitCode.ENVIRONMENT,
+                f"sandbox: mariadbd failed to start; {log}:\n{tail}", ExitCode.ENVIRONMENT
             )
         if path.exists():
             with socket.socket(socket.AF_UNIX) as s:
@@ -61,22 +64,20 @@ def _wait_for_socket(path: Path, proc: subprocess.Popen[bytes], log: Path, timeo
                 except OSError:
                     pass
         time.sleep(0.05)
-    raise RunbookError(f"sandbox: mariadbd did not open {path} in {timeout:.0f} s", ExitCode.ENVIRONMENT)
-
-
-def start(rundir: Path) -> subprocess.Popen[bytes]:
-    """Start mariadbd with the my.cnf in `rundir`; returns once its socket answers."""
-    log = rundir / "error.log"
-    proc = subprocess.Popen(
-        ["/usr/sbin/mariadbd", f"--defaults-file={rundir / 'my.cnf'}"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=CLEAN_ENV,
-        start_new_session=True,
+    raise RunbookError(
+        f"sandbox: mariadbd did not open {path} in {timeout:.0f} s", ExitCode.ENVIRONMENT
     )
-    _wait_for_socket(rundir / "mysqld.sock", proc, log, timeout=60)
-    return proc
+
+
+def start(rundir: Path) -> None:
+    """Start mariadbd with the my.cnf in `rundir`; returns once its socket answers.
+
+    `setsid -f` detaches it: it is nobody's child here, so it never lingers as a zombie of a
+    long-lived caller (a benchmark building fleet after fleet) that looks alive to kill(0).
+    """
+    (rundir / "error.log").unlink(missing_ok=True)
+    run(["setsid", "-f", "/usr/sbin/mariadbd", f"--defaults-file={rundir / 'my.cnf'}"])
+    _wait_for_socket(rundir, timeout=60)
 
 
 def stop(rundir: Path, timeout: float = 20) -> None:
@@ -92,24 +93,18 @@ def stop(rundir: Path, timeout: float = 20) -> None:
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not process_alive(pid):
             return
         time.sleep(0.05)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def is_running(rundir: Path) -> bool:
     try:
-        pid = int((rundir / "mysqld.pid").read_text().strip())
-        os.kill(pid, 0)
+        return process_alive(int((rundir / "mysqld.pid").read_text().strip()))
     except (OSError, ValueError):
         return False
-    return True
 
 
 def _chown_mysql(path: Path) -> None:
@@ -188,7 +183,11 @@ def build_template(cache: Path) -> dict[str, str]:
         )
         proc = subprocess.run(
             ["/usr/bin/php", str(script)],
-            env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
         )
         if proc.returncode != 0 or "installed" not in proc.stdout:
             raise RunbookError(

@@ -38,9 +38,20 @@ def set_plugin_fault(site: Site, mode: str) -> None:
     """mase_sandbox_fault in the site's database, written through wp on its first node."""
     root = sandbox_dir()
     node = site.nodes[0]
-    run([*host.nsenter(root, node), "/usr/local/bin/wp", "option", "update",
-         "mase_sandbox_fault", mode, f"--path=/var/www/{site.name}/htdocs",
-         "--skip-plugins=mase", "--skip-themes", "--allow-root"])
+    run(
+        [
+            *host.nsenter(root, node),
+            "/usr/local/bin/wp",
+            "option",
+            "update",
+            "mase_sandbox_fault",
+            mode,
+            f"--path=/var/www/{site.name}/htdocs",
+            "--skip-plugins=mase",
+            "--skip-themes",
+            "--allow-root",
+        ]
+    )
 
 
 def apply(fault: str, target: str) -> None:

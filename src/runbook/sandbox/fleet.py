@@ -18,7 +18,7 @@ from runbook.errors import ExitCode, RunbookError
 from runbook.paths import sandbox_dir
 from runbook.sandbox import assets, configs, database, host
 from runbook.sandbox.system import ensure_packages, require_linux_root, run
-from runbook.sandbox.topology import Node, Topology, prefix, from_dict
+from runbook.sandbox.topology import Node, Topology, from_dict, prefix
 
 Say = Callable[[str], None]
 
@@ -70,14 +70,22 @@ def up(topology: Topology, say: Say = _quiet, wp_cli_bin: str | None = None) -> 
     root.chmod(0o755)
     (root / MARKER).write_text("made by `runbook sandbox up`; `runbook sandbox down` deletes it\n")
     # Written first, so that `down` can find everything even if this run is killed.
-    (root / STATE_FILE).write_text(
-        json.dumps({"topology": topology.to_dict(), "complete": False})
-    )
+    (root / STATE_FILE).write_text(json.dumps({"topology": topology.to_dict(), "complete": False}))
     host.prepare_ns_dir(root)
     key = root / "ssh" / "id_ed25519"
     run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "runbook-sandbox", "-f", key])
     authorized = (root / "ssh" / "id_ed25519.pub").read_text()
     _install_wp(root, wp_cli_bin)
+    phases: dict[str, float] = {}
+    mark = time.monotonic()
+
+    def phase(name: str) -> None:
+        nonlocal mark
+        now = time.monotonic()
+        phases[name] = round(now - mark, 3)
+        mark = now
+
+    phase("prepare")
     say("installing WordPress into the template database")
     creds = database.build_template(root / "cache" / "template")
     plugin_src = root / "cache" / "plugin"
@@ -85,46 +93,57 @@ def up(topology: Topology, say: Say = _quiet, wp_cli_bin: str | None = None) -> 
     backups_src = root / "cache" / "backups"
     assets.write_backups(backups_src)
     host.create_bridge(topology)
+    phase("template")
 
     say(f"starting {len(topology.sites)} site databases")
     for site in topology.sites:
         database.prepare_site(
-            root / "cache" / "template", root / "sites" / site.name, topology.gateway,
+            root / "cache" / "template",
+            root / "sites" / site.name,
+            topology.gateway,
             site.db_port,
         )
     with ThreadPoolExecutor(max_workers=min(8, len(topology.sites))) as pool:
         list(pool.map(lambda s: database.start(root / "sites" / s.name), topology.sites))
+    phase("databases")
 
     say(f"starting {len(topology.nodes)} hosts")
-    wp_configs = {s.name: configs.wp_config(s, topology, creds["db_password"])
-                  for s in topology.sites}
+    wp_configs = {
+        s.name: configs.wp_config(s, topology, creds["db_password"]) for s in topology.sites
+    }
 
     def build_node(node: Node) -> None:
-        paths = host.write_tree(root, node, topology, wp_configs[node.site], plugin_src,
-                                backups_src, authorized)
+        paths = host.write_tree(
+            root, node, topology, wp_configs[node.site], plugin_src, backups_src, authorized
+        )
         host.create_namespaces(root, node, topology, paths)
         host.start_services(root, node, paths)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(build_node, topology.nodes))
+    phase("hosts")
 
-    known = "".join(
-        f"{n.ip} {(root / 'hosts' / n.name / 'etc' / 'ssh_host_ed25519_key.pub').read_text().split(' ')[0]} "
-        f"{(root / 'hosts' / n.name / 'etc' / 'ssh_host_ed25519_key.pub').read_text().split(' ')[1]}\n"
-        for n in topology.nodes
-    )
+    known = ""
+    for n in topology.nodes:
+        pub = (root / "hosts" / n.name / "etc" / "ssh_host_ed25519_key.pub").read_text()
+        kind, host_key = pub.split()[:2]
+        known += f"{n.ip} {kind} {host_key}\n"
     (root / "ssh" / "known_hosts").write_text(known)
     _write_inventory(root, topology, creds)
     _wait_for_ssh(topology)
+    phase("ssh")
     state = {
         "topology": topology.to_dict(),
         "complete": True,
         "built_in_seconds": round(time.monotonic() - started, 2),
+        "phases_seconds": phases,
         "inventory": str(inventory_path(root)),
     }
     (root / STATE_FILE).write_text(json.dumps(state, indent=2))
-    say(f"sandbox up: {len(topology.nodes)} hosts in {len(topology.sites)} sites "
-        f"in {state['built_in_seconds']} s; inventory {inventory_path(root)}")
+    say(
+        f"sandbox up: {len(topology.nodes)} hosts in {len(topology.sites)} sites "
+        f"in {state['built_in_seconds']} s; inventory {inventory_path(root)}"
+    )
     return state
 
 
@@ -153,14 +172,16 @@ def _install_wp(root: Path, wp_cli_bin: str | None) -> None:
 
 
 def _write_inventory(root: Path, topology: Topology, creds: dict[str, str]) -> None:
-    ssh_args = " ".join([
-        f"-o UserKnownHostsFile={root / 'ssh' / 'known_hosts'}",
-        "-o StrictHostKeyChecking=yes",
-        "-o IdentitiesOnly=yes",
-        "-o KexAlgorithms=curve25519-sha256,curve25519-sha256@libssh.org",
-        "-o ServerAliveInterval=5",
-        "-o ServerAliveCountMax=3",
-    ])
+    ssh_args = " ".join(
+        [
+            f"-o UserKnownHostsFile={root / 'ssh' / 'known_hosts'}",
+            "-o StrictHostKeyChecking=yes",
+            "-o IdentitiesOnly=yes",
+            "-o KexAlgorithms=curve25519-sha256,curve25519-sha256@libssh.org",
+            "-o ServerAliveInterval=5",
+            "-o ServerAliveCountMax=3",
+        ]
+    )
     inventory: dict[str, Any] = {
         "all": {
             "vars": {
@@ -229,8 +250,11 @@ def check(root: Path, state: dict[str, Any]) -> list[str]:
         if not Path(f"/run/netns/{node.netns}").exists():
             problems.append(f"{node.name}: network namespace {node.netns} is missing")
             continue
-        for name, pidfile in (("sshd", "sshd.pid"), ("nginx", "nginx.pid"),
-                              ("php-fpm", "php/php-fpm.pid")):
+        for name, pidfile in (
+            ("sshd", "sshd.pid"),
+            ("nginx", "nginx.pid"),
+            ("php-fpm", "php/php-fpm.pid"),
+        ):
             if not host.pid_alive(run_dir / pidfile):
                 problems.append(f"{node.name}: {name} is not running")
     return problems
@@ -247,16 +271,18 @@ def status() -> dict[str, Any]:
     for node in topology.nodes:
         run_dir = root / "hosts" / node.name / "run"
         link = run(["ip", "link", "show", node.veth_host], check=False).stdout
-        hosts.append({
-            "host": node.name,
-            "site": node.site,
-            "address": node.ip,
-            "link": "up" if "state UP" in link or ",UP" in link else "down",
-            "sshd": host.pid_alive(run_dir / "sshd.pid"),
-            "nginx": host.pid_alive(run_dir / "nginx.pid"),
-            "php_fpm": host.pid_alive(run_dir / "php" / "php-fpm.pid"),
-            "database": database.is_running(root / "sites" / node.site),
-        })
+        hosts.append(
+            {
+                "host": node.name,
+                "site": node.site,
+                "address": node.ip,
+                "link": "up" if "state UP" in link or ",UP" in link else "down",
+                "sshd": host.pid_alive(run_dir / "sshd.pid"),
+                "nginx": host.pid_alive(run_dir / "nginx.pid"),
+                "php_fpm": host.pid_alive(run_dir / "php" / "php-fpm.pid"),
+                "database": database.is_running(root / "sites" / node.site),
+            }
+        )
     return {
         "up": bool(state.get("complete")),
         "complete": bool(state.get("complete")),
@@ -267,7 +293,7 @@ def status() -> dict[str, Any]:
 
 
 def _leftovers(root: Path) -> list[str]:
-    """Everything of a sandbox still on this machine: namespaces, links, mounts, processes, files."""
+    """What of a sandbox is still on this machine: namespaces, links, mounts, processes, files."""
     found = []
     netns = run(["ip", "netns", "list"], check=False).stdout.split("\n")
     found += [f"netns {line.split()[0]}" for line in netns if line.startswith(f"{prefix()}-")]
@@ -319,8 +345,11 @@ def down(say: Say = _quiet) -> list[str]:
     if sites.is_dir():
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(database.stop, [p for p in sites.iterdir() if p.is_dir()]))
-    netns = [line.split()[0] for line in run(["ip", "netns", "list"], check=False).stdout.splitlines()
-             if line.startswith(f"{prefix()}-")]
+    netns = [
+        line.split()[0]
+        for line in run(["ip", "netns", "list"], check=False).stdout.splitlines()
+        if line.startswith(f"{prefix()}-")
+    ]
     pids = [pid for ns in netns for pid in host.netns_pids(ns)]
     host.kill_pids(pids + _processes_using(root))
     for point in sorted(_mounts_under(root), key=len, reverse=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -10,9 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runbook.sandbox import configs
-from runbook.sandbox.system import php_fpm_binary, php_ini, run
+from runbook.sandbox.system import php_fpm_binary, php_ini, process_alive, run
 from runbook.sandbox.topology import Node, Topology, prefix
-
 
 
 def bridge() -> str:
@@ -54,7 +54,11 @@ def nsenter(sandbox: Path, node: Node) -> list[str]:
     """The argv prefix that runs a command on `node`, as its sshd would."""
     mnt, uts = ns_files(sandbox, node)
     return [
-        "nsenter", f"--net=/run/netns/{node.netns}", f"--mount={mnt}", f"--uts={uts}", "--",
+        "nsenter",
+        f"--net=/run/netns/{node.netns}",
+        f"--mount={mnt}",
+        f"--uts={uts}",
+        "--",
     ]
 
 
@@ -63,28 +67,57 @@ def create_bridge(topology: Topology) -> None:
     run(["ip", "addr", "add", f"{topology.gateway}/{topology.prefixlen}", "dev", bridge()])
     run(["ip", "link", "set", bridge(), "up"])
     # quickack on the fleet route: no delayed ACKs on SSH's small round trips (DESIGN.md).
-    run(["ip", "route", "replace", topology.subnet, "dev", bridge(), "src", topology.gateway,
-         "quickack", "1"])
+    run(
+        [
+            "ip",
+            "route",
+            "replace",
+            topology.subnet,
+            "dev",
+            bridge(),
+            "src",
+            topology.gateway,
+            "quickack",
+            "1",
+        ]
+    )
 
 
 def prepare_ns_dir(sandbox: Path) -> None:
-    """Persistent mount/UTS namespaces are bind mounts of nsfs files: their folder must be private."""
+    """Persistent mount/UTS namespaces are bind mounts of nsfs files in a private folder."""
     ns = sandbox / "ns"
     ns.mkdir(parents=True, exist_ok=True)
     run(["mount", "--bind", ns, ns])
     run(["mount", "--make-private", ns])
 
 
-def write_tree(sandbox: Path, node: Node, topology: Topology, wp_config: str,
-               plugin_src: Path, backups_src: Path, authorized_key: str) -> HostPaths:
+def write_tree(
+    sandbox: Path,
+    node: Node,
+    topology: Topology,
+    wp_config: str,
+    plugin_src: Path,
+    backups_src: Path,
+    authorized_key: str,
+) -> HostPaths:
     """Lay out the host's private files: configs, logs, home, web root, plugin and backups."""
     paths = HostPaths(sandbox / "hosts" / node.name)
     site = node.site
-    for d in (paths.etc, paths.run / "php", paths.run / "sshd", paths.run / "nginx",
-              paths.log / "nginx", paths.log / "php", paths.root / "home" / ".ssh",
-              paths.root / "tmp", paths.www / site / "htdocs", paths.www / site / "backups",
-              paths.wp_content / "plugins", paths.wp_content / "themes",
-              paths.wp_content / "uploads"):
+    for d in (
+        paths.etc,
+        paths.run / "php",
+        paths.run / "sshd",
+        paths.run / "nginx",
+        paths.log / "nginx",
+        paths.log / "php",
+        paths.root / "home" / ".ssh",
+        paths.root / "tmp",
+        paths.www / site / "htdocs",
+        paths.www / site / "backups",
+        paths.wp_content / "plugins",
+        paths.wp_content / "themes",
+        paths.wp_content / "uploads",
+    ):
         d.mkdir(parents=True, exist_ok=True)
     (paths.root / "tmp").chmod(0o1777)
     (paths.root / "home").chmod(0o700)
@@ -96,15 +129,29 @@ def write_tree(sandbox: Path, node: Node, topology: Topology, wp_config: str,
     (paths.root / "home" / ".profile").write_text("")
     (paths.root / "home" / ".bashrc").write_text("")
     (paths.etc / "hosts").write_text(configs.etc_hosts(node, topology))
-    (paths.etc / "resolv.conf").write_text("# the sandbox has no DNS server\noptions timeout:1 attempts:1\n")
+    (paths.etc / "resolv.conf").write_text(
+        "# the sandbox has no DNS server\noptions timeout:1 attempts:1\n"
+    )
     (paths.etc / "sshd_config").write_text(configs.sshd_config(node, paths.etc))
     (paths.etc / "nginx.conf").write_text(configs.nginx_conf(node, site))
     (paths.etc / "php-fpm.conf").write_text(configs.php_fpm_conf())
     (paths.root / "wp-config.php").write_text(wp_config)
     (paths.root / "wp-config.php").chmod(0o640)
     shutil.chown(paths.root / "wp-config.php", "root", "www-data")
-    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", node.name,
-         "-f", paths.etc / "ssh_host_ed25519_key"])
+    run(
+        [
+            "ssh-keygen",
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            node.name,
+            "-f",
+            paths.etc / "ssh_host_ed25519_key",
+        ]
+    )
     shutil.copytree(plugin_src, paths.wp_content / "plugins" / "mase")
     for backup in sorted(backups_src.iterdir()):
         shutil.copy2(backup, paths.www / site / "backups" / backup.name)
@@ -129,8 +176,21 @@ def create_namespaces(sandbox: Path, node: Node, topology: Topology, paths: Host
     run([*inside, "ip", "addr", "add", f"{node.ip}/{topology.prefixlen}", "dev", "eth0"])
     run([*inside, "ip", "link", "set", "lo", "up"])
     run([*inside, "ip", "link", "set", "eth0", "up"])
-    run([*inside, "ip", "route", "replace", topology.subnet, "dev", "eth0", "src", node.ip,
-         "quickack", "1"])
+    run(
+        [
+            *inside,
+            "ip",
+            "route",
+            "replace",
+            topology.subnet,
+            "dev",
+            "eth0",
+            "src",
+            node.ip,
+            "quickack",
+            "1",
+        ]
+    )
     mnt, uts = ns_files(sandbox, node)
     mnt.touch()
     uts.touch()
@@ -155,8 +215,18 @@ def create_namespaces(sandbox: Path, node: Node, topology: Topology, paths: Host
         if dst == docroot:
             # WordPress core is shared by every host: read-only, with wp-content on top.
             script.append(f"mount -o remount,bind,ro '{dst}'")
-    run(["unshare", f"--mount={mnt}", f"--uts={uts}", "--propagation", "private",
-         "/bin/sh", "-ec", "\n".join(script)])
+    run(
+        [
+            "unshare",
+            f"--mount={mnt}",
+            f"--uts={uts}",
+            "--propagation",
+            "private",
+            "/bin/sh",
+            "-ec",
+            "\n".join(script),
+        ]
+    )
 
 
 def start_services(sandbox: Path, node: Node, paths: HostPaths) -> None:
@@ -178,38 +248,22 @@ def netns_pids(netns: str) -> list[int]:
 
 def kill_pids(pids: list[int], timeout: float = 5) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + timeout
     alive = list(pids)
     while alive and time.monotonic() < deadline:
-        alive = [p for p in alive if _alive(p)]
+        alive = [p for p in alive if process_alive(p)]
         if alive:
             time.sleep(0.05)
     for pid in alive:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
 
 
 def pid_alive(pidfile: Path) -> bool:
     try:
-        return _alive(int(pidfile.read_text().strip()))
+        return process_alive(int(pidfile.read_text().strip()))
     except (OSError, ValueError):
         return False
 

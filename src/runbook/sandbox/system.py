@@ -141,3 +141,12 @@ def php_fpm_binary() -> str:
 def php_ini() -> str:
     version = Path(php_fpm_binary()).name.removeprefix("php-fpm")
     return f"/etc/php/{version}/fpm/php.ini"
+
+
+def process_alive(pid: int) -> bool:
+    """Whether `pid` runs: a zombie (exited, not yet reaped) counts as gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False

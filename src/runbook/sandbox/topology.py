@@ -9,8 +9,26 @@ from dataclasses import dataclass, field
 from runbook.errors import RunbookError
 
 SITE_NAMES = (
-    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
-    "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon",
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "iota",
+    "kappa",
+    "lambda",
+    "mu",
+    "nu",
+    "xi",
+    "omicron",
+    "pi",
+    "rho",
+    "sigma",
+    "tau",
+    "upsilon",
 )
 DEFAULT_SUBNET = "10.213.77.0/24"
 MAX_HOSTS = 200
@@ -94,10 +112,7 @@ def build(
     sites: int | None = None, nodes: int | None = None, subnet: str | None = None
 ) -> Topology:
     """The default fleet (alpha: 2 nodes, beta: 1) or `sites` sites of `nodes` nodes each."""
-    if sites is None and nodes is None:
-        layout = [2, 1]
-    else:
-        layout = [nodes or 1] * (sites or 1)
+    layout = [2, 1] if sites is None and nodes is None else [nodes or 1] * (sites or 1)
     if any(n < 1 for n in layout) or not layout:
         raise RunbookError("--sites and --nodes must be at least 1")
     total = sum(layout)

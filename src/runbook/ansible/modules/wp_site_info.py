@@ -135,8 +135,14 @@ def main():
     errors = []
 
     def wp(args):
-        argv = wp_argv(p["wp_bin"], p["path"], args, allow_root=p["allow_root"],
-                       skip_plugins=p["plugin"], url=p["url"])
+        argv = wp_argv(
+            p["wp_bin"],
+            p["path"],
+            args,
+            allow_root=p["allow_root"],
+            skip_plugins=p["plugin"],
+            url=p["url"],
+        )
         return run_wp(argv)
 
     if p["scope"] == "site":
@@ -155,11 +161,15 @@ def main():
         site = {"options": options, "read_on": os.uname().nodename, "errors": errors}
         if errors:
             # The site's options are unknown: say so as a failure, naming what wp said.
-            module.fail_json(msg=f"cannot read the site's options in {p['path']}: "
-                             + "; ".join(errors), options=options, errors=errors,
-                             runbook_report={"site": site})
-        module.exit_json(changed=False, options=options, errors=errors,
-                         runbook_report={"site": site})
+            module.fail_json(
+                msg=f"cannot read the site's options in {p['path']}: " + "; ".join(errors),
+                options=options,
+                errors=errors,
+                runbook_report={"site": site},
+            )
+        module.exit_json(
+            changed=False, options=options, errors=errors, runbook_report={"site": site}
+        )
 
     wordpress_version = None
     try:
