@@ -14,16 +14,23 @@ from tests.conftest import REPO
 def test_wheel_ships_the_content_and_finds_it(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
-        check=True, capture_output=True, timeout=300,
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     wheel = next(tmp_path.glob("runbook-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    for needed in ("runbook/content/runbooks/status.yml", "runbook/content/playbooks/status.yml",
-                   "runbook/content/roles/site_status/tasks/main.yml",
-                   "runbook/content/ansible.cfg", "runbook/schemas/runbook.schema.json",
-                   "runbook/ansible/modules/wp_site_info.py",
-                   "runbook/ansible/module_utils/runbook_wp.py",
-                   "runbook/sandbox/files/wp", "runbook/sandbox/files/mase/mase.php"):
+    for needed in (
+        "runbook/content/runbooks/status.yml",
+        "runbook/content/playbooks/status.yml",
+        "runbook/content/roles/site_status/tasks/main.yml",
+        "runbook/content/ansible.cfg",
+        "runbook/schemas/runbook.schema.json",
+        "runbook/ansible/modules/wp_site_info.py",
+        "runbook/ansible/module_utils/runbook_wp.py",
+        "runbook/sandbox/files/wp",
+        "runbook/sandbox/files/mase/mase.php",
+    ):
         assert needed in names, needed
     unpacked = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(unpacked)
@@ -32,8 +39,12 @@ def test_wheel_ships_the_content_and_finds_it(tmp_path: Path) -> None:
         "books = load(); print(content_dir()); print(books['status'].playbook)"
     )
     out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True,
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(unpacked)},
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(unpacked)},
     ).stdout.split()
     assert out[0] == str(unpacked / "runbook" / "content")
     assert out[1].startswith(str(unpacked))
