@@ -113,5 +113,89 @@ def print_summary(console: Console, result: RunResult) -> None:
         )
 
 
+def rollback_report(result: RunResult) -> dict[str, Any]:
+    """What a rollback did per site and node, and, loudly, what it did not."""
+    sites: dict[str, Any] = {}
+    for name, state in result.model.hosts.items():
+        site_name = state.site or "-"
+        site_report = result.model.site_reports.get(site_name, {})
+        site = sites.setdefault(
+            site_name,
+            {
+                "options_changed": site_report.get("options_changed", {}),
+                "caches": site_report.get("caches"),
+                "lock": site_report.get("lock"),
+                "checks": site_report.get("smoke_test_site"),
+                "nodes": {},
+            },
+        )
+        restore = state.report.get("restore") or {}
+        site["nodes"][name] = {
+            "outcome": state.outcome,
+            "rolled_back": state.outcome in ("ok", "changed"),
+            "step": state.failed_task or state.task,
+            "message": state.message,
+            "backup": restore.get("backup"),
+            "version_before": restore.get("version_before") or state.report.get("plugin_version"),
+            "version_after": restore.get("version_after"),
+            "snapshot": restore.get("snapshot"),
+        }
+    not_rolled_back = {}
+    for site_name, site in sites.items():
+        versions = {n["version_after"] or n["version_before"] for n in site["nodes"].values()}
+        site["split_versions"] = len(versions - {None}) > 1
+        bad = {h: n for h, n in site["nodes"].items() if not n["rolled_back"]}
+        if bad:
+            not_rolled_back[site_name] = {
+                h: f"{n['outcome']} at {n['step']!r}: {n['message'] or ''}".strip()
+                for h, n in bad.items()
+            }
+    return {"sites": sites, "not_rolled_back": not_rolled_back}
+
+
+def print_rollback(console: Console, report: dict[str, Any]) -> None:
+    table = Table(title="Rollback", title_justify="left")
+    for column in ("site", "host", "outcome", "plugin", "backup", "flags changed"):
+        table.add_column(column)
+    for site_name, site in report["sites"].items():
+        changed = site["options_changed"].get("mase_feature_flags")
+        flags = (
+            ", ".join(
+                f"{k}={v}" for k, v in changed["after"].items() if changed["before"].get(k) != v
+            )
+            or "unchanged"
+            if changed
+            else "-"
+        )
+        for host, node in site["nodes"].items():
+            before, after = node["version_before"], node["version_after"]
+            plugin = (
+                f"{before} -> {after}" if after and after != before else (after or before or "-")
+            )
+            style = STYLE.get(node["outcome"], "")
+            table.add_row(
+                site_name,
+                host,
+                f"[{style}]{node['outcome']}[/]",
+                plugin,
+                node["backup"] or "-",
+                flags,
+            )
+    console.print(table)
+    for site_name, site in report["sites"].items():
+        if site["split_versions"]:
+            console.print(
+                f"[bold red]SITE {site_name} IS SPLIT: its nodes run different plugin versions[/]"
+            )
+    for site_name, hosts in report["not_rolled_back"].items():
+        for host, why in hosts.items():
+            console.print(f"[bold red]NOT ROLLED BACK: {host} (site {site_name}): {why}[/]")
+
+
 #: Runbook-specific reports: added to --json under "report" and printed after the summary.
-REPORTS = {"status": (status_report, print_status)}
+REPORTS = {
+    "status": (status_report, print_status),
+    "p0-rollback": (rollback_report, print_rollback),
+    "restore-backup": (rollback_report, print_rollback),
+    "p1-disable-feature": (rollback_report, print_rollback),
+}

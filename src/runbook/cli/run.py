@@ -113,8 +113,13 @@ def run_runbook(ctx: click.Context, book: Runbook, options: dict[str, Any]) -> i
         stderr.print(message, markup=False, highlight=False, soft_wrap=True)
 
     reason = check_reason(book, options.pop("reason"))
+    force_unlock = options.pop("force_unlock", False)
     params = collect_params(book, options)
     extra = parse_extra_vars(options.pop("extra_vars"))
+    if force_unlock:
+        # Recorded with the parameters, so the run record shows who broke whose lock.
+        params["force_unlock"] = True
+        extra["runbook_force_unlock"] = True
     inventory = inv.resolve(options.pop("inventory"), root.project, warn)
     limit = options.pop("limit")
     hosts = inv.hosts(inventory, limit)
@@ -208,6 +213,17 @@ def make_command(book: Runbook) -> click.Command:
             help="Do not ask for confirmation (required without a terminal).",
         ),
         click.Option(["-v", "--verbose"], count=True, help="More Ansible detail (-vvv ...)."),
+        *(
+            [
+                click.Option(
+                    ["--force-unlock"],
+                    is_flag=True,
+                    help="Break a site lock another run holds (recorded in the run record).",
+                )
+            ]
+            if book.destructive
+            else []
+        ),
         click.Option(
             ["--forks"],
             type=click.IntRange(1, 500),

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
-import tarfile
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -51,39 +50,22 @@ def write_plugin(dest: Path, version: str) -> None:
         target.write_bytes(data)
 
 
-def backup_name(when: datetime) -> str:
-    return f"mase-backup-{when:%Y%m%d-%H%M%S}.tar.gz"
-
-
 def write_backups(dest: Path, now: datetime | None = None) -> list[Path]:
-    """Two dated backups, as `tar -czf` of the plugin directory (members under `mase/`)."""
+    """Two dated backups with their manifests, made the way the backup runbook makes them."""
+    from runbook.ansible.module_utils.runbook_archive import create_backup
+
     now = now or datetime.now(UTC)
     dest.mkdir(parents=True, exist_ok=True)
     written = []
-    for age_days, version in zip((1, 8), BACKUP_VERSIONS, strict=True):
-        when = (now - timedelta(days=age_days)).replace(microsecond=0)
-        path = dest / backup_name(when)
-        stamp = when.timestamp()
-        with tarfile.open(path, "w:gz") as tar:
-            dirs: set[str] = set()
-            for rel, data in plugin_files(version).items():
-                parts = ("mase/" + rel).split("/")
-                for i in range(1, len(parts)):
-                    d = "/".join(parts[:i])
-                    if d not in dirs:
-                        dirs.add(d)
-                        info = tarfile.TarInfo(d)
-                        info.type = tarfile.DIRTYPE
-                        info.mode = 0o755
-                        info.mtime = int(stamp)
-                        tar.addfile(info)
-                info = tarfile.TarInfo("mase/" + rel)
-                info.size = len(data)
-                info.mode = 0o644
-                info.mtime = int(stamp)
-                tar.addfile(info, io.BytesIO(data))
-        os.utime(path, (stamp, stamp))
-        written.append(path)
+    with tempfile.TemporaryDirectory() as scratch:
+        for age_days, version in zip((1, 8), BACKUP_VERSIONS, strict=True):
+            when = (now - timedelta(days=age_days)).replace(microsecond=0)
+            tree = Path(scratch) / version / "mase"
+            write_plugin(tree, version)
+            made = create_backup(str(tree), str(dest), "mase", keep=0, now=when)  # type: ignore[no-untyped-call]
+            path = dest / made["name"]
+            os.utime(path, (when.timestamp(), when.timestamp()))
+            written.append(path)
     return written
 
 

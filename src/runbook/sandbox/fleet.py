@@ -196,6 +196,10 @@ def _write_inventory(root: Path, topology: Topology, creds: dict[str, str]) -> N
                 "wp_path": "/var/www/{{ site }}/htdocs",
                 "wp_url": "http://{{ site }}.sandbox.test",
                 "mase_backup_dir": "/var/www/{{ site }}/backups",
+                # On the node's own disk (/var/lib is shared by the sandbox's hosts).
+                "runbook_lock_dir": "/var/www/{{ site }}/locks",
+                # No init system in the namespaces: php-fpm reloads (OPcache reset) by signal.
+                "php_fpm_reload_argv": ["pkill", "-USR2", "-F", "/run/php/php-fpm.pid"],
             },
             "children": {
                 site.name: {
@@ -214,6 +218,12 @@ def _write_inventory(root: Path, topology: Topology, creds: dict[str, str]) -> N
     secrets_file = root / "inventory" / "credentials.json"
     secrets_file.write_text(json.dumps(creds))
     secrets_file.chmod(0o600)
+    # The plugin's API token, for the smoke test; a real inventory keeps it in a vault.
+    group_vars = root / "inventory" / "group_vars"
+    group_vars.mkdir(exist_ok=True)
+    token_file = group_vars / "all.yml"
+    token_file.touch(mode=0o600)
+    token_file.write_text(yaml.safe_dump({"mase_api_token": creds["mase_api_token"]}))
 
 
 def _wait_for_ssh(topology: Topology, timeout: float = 30) -> None:

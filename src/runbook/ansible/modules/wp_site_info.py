@@ -42,6 +42,12 @@ options:
     description: A regular expression matching backup file names.
     type: str
     default: '[a-z0-9_-]+-backup-[0-9]{8}-[0-9]{6}\.tar\.gz'
+  logs:
+    description: Log files whose current size to report (scope C(node)), so that a later
+      check reads only what was written after this point.
+    type: list
+    elements: path
+    default: []
   wp_bin:
     description: The WP-CLI executable.
     type: str
@@ -85,6 +91,10 @@ wordpress_version:
   description: The WordPress version, or null when it cannot be read.
   type: str
   returned: when scope is node
+log_offsets:
+  description: Each asked-for log file's size now (0 when it does not exist).
+  type: dict
+  returned: when scope is node
 backups:
   description: The plugin's backups, newest first (name, path, size, mtime).
   type: list
@@ -123,6 +133,7 @@ def main():
             backup_pattern=dict(
                 type="str", default=r"[a-z0-9_-]+-backup-[0-9]{8}-[0-9]{6}\.tar\.gz"
             ),
+            logs=dict(type="list", elements="path", default=[]),
             wp_bin=dict(type="str", default="wp"),
             allow_root=dict(type="bool", default=False),
             url=dict(type="str"),
@@ -187,8 +198,15 @@ def main():
         "backups": len(backups),
         "errors": errors,
     }
+    log_offsets = {}
+    for log in p["logs"]:
+        try:
+            log_offsets[log] = os.path.getsize(log)
+        except OSError:
+            log_offsets[log] = 0
     module.exit_json(
         changed=False,
+        log_offsets=log_offsets,
         wordpress_version=wordpress_version,
         plugin_version=version,
         backups=backups,

@@ -1,0 +1,493 @@
+# -*- coding: utf-8 -*-
+"""Plugin backups and restores that never leave a half tree. Plain Python: no Ansible import.
+
+A backup is `<slug>-backup-YYYYMMDD-HHMMSS.tar.gz` (members under `<slug>/`, as the workflow
+document's `tar -xzf ... -C wp-content/plugins/` expects) with a manifest beside it,
+`<same stem>.manifest.json`: the archive's sha256 and size, the plugin version, and every
+file's path, size and sha256. A backup that fails verification gets a `.bad` marker beside it
+and is never chosen again.
+
+A restore checks the archive's checksum, then every member, before anything is written;
+extracts into an empty staging folder beside the plugin folder (same filesystem); and swaps
+the staging folder with the live one in one atomic step (renameat2 RENAME_EXCHANGE), so at
+every instant the plugin folder is a whole tree, old or new. The old tree is kept as a
+snapshot, so the restore itself can be undone.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import datetime
+import errno
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import tarfile
+import tempfile
+import zlib
+
+MANIFEST_FORMAT = 1
+CHUNK = 1 << 20
+VERSION_HEADER = re.compile(rb"^[ \t/*#@]*Version:(.*)$", re.IGNORECASE | re.MULTILINE)
+
+
+class ArchiveError(Exception):
+    """A backup or restore cannot go ahead; the message names the file and the reason."""
+
+
+class HostileArchive(ArchiveError):
+    """An archive member would write outside the plugin folder, or is not a plain file."""
+
+
+def backup_regex(slug):
+    return re.compile(re.escape(slug) + r"-backup-(\d{8})-(\d{6})\.tar\.gz")
+
+
+def manifest_path(archive):
+    return archive[: -len(".tar.gz")] + ".manifest.json"
+
+
+def bad_marker(archive):
+    return archive + ".bad"
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def header_version(data):
+    if b"Plugin Name:" not in data[:8192]:
+        return None
+    match = VERSION_HEADER.search(data[:8192])
+    if not match:
+        return None
+    return match.group(1).strip().rstrip(b"*/").strip().decode("utf-8", "replace")
+
+
+def tree_files(plugin_dir, slug):
+    """Every regular file of a plugin folder: path (under slug/), size, sha256; and its version."""
+    files = []
+    version = None
+    for root, dirs, names in os.walk(plugin_dir):
+        dirs.sort()
+        for name in sorted(names):
+            full = os.path.join(root, name)
+            st = os.lstat(full)
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            rel = os.path.relpath(full, plugin_dir).replace(os.sep, "/")
+            files.append({"path": f"{slug}/{rel}", "size": st.st_size, "sha256": sha256_file(full)})
+            if version is None and "/" not in rel and rel.endswith(".php"):
+                with open(full, "rb") as handle:
+                    version = header_version(handle.read(8192))
+    return files, version
+
+
+def tree_digest(files):
+    digest = hashlib.sha256()
+    for entry in sorted(files, key=lambda f: f["path"]):
+        digest.update(f"{entry['path']}\0{entry['size']}\0{entry['sha256']}\n".encode())
+    return digest.hexdigest()
+
+
+def read_manifest(archive):
+    path = manifest_path(archive)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ArchiveError(f"{path}: unreadable manifest: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
+        raise ArchiveError(f"{path}: not a runbook backup manifest (format {MANIFEST_FORMAT})")
+    return data
+
+
+def list_backups(backup_dir, slug):
+    """The slug's backups, newest first: name, path, size, has a manifest, marked bad."""
+    regex = backup_regex(slug)
+    found = []
+    try:
+        names = os.listdir(backup_dir)
+    except FileNotFoundError:
+        return []
+    for name in names:
+        if not regex.fullmatch(name):
+            continue
+        path = os.path.join(backup_dir, name)
+        found.append(
+            {
+                "name": name,
+                "path": path,
+                "size": os.path.getsize(path),
+                "manifest": os.path.exists(manifest_path(path)),
+                "bad": os.path.exists(bad_marker(path)),
+            }
+        )
+    found.sort(key=lambda b: b["name"], reverse=True)
+    return found
+
+
+def mark_bad(archive, reason):
+    with open(bad_marker(archive), "w", encoding="utf-8") as handle:
+        json.dump({"reason": reason, "marked_at": _now()}, handle)
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_json_atomic(path, data):
+    folder = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# -- backup ----------------------------------------------------------------------------------
+
+
+def create_backup(
+    plugin_dir, backup_dir, slug, keep=5, now=None, check_mode=False, min_free_margin=1 << 20
+):
+    """Back the plugin folder up unless the newest good backup already holds the same tree.
+
+    Returns a dict: created (bool), name, version, skipped (reason or None), pruned (names).
+    """
+    if not os.path.isdir(plugin_dir):
+        raise ArchiveError(f"{plugin_dir}: no plugin folder to back up")
+    files, version = tree_files(plugin_dir, slug)
+    digest = tree_digest(files)
+    for backup in list_backups(backup_dir, slug):
+        if backup["bad"] or not backup["manifest"]:
+            continue
+        manifest = read_manifest(backup["path"])
+        if manifest and manifest.get("tree_sha256") == digest:
+            return {
+                "created": False,
+                "name": backup["name"],
+                "version": version,
+                "skipped": f"identical to {backup['name']}",
+                "pruned": [],
+            }
+        break  # only the newest good backup counts
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    name = f"{slug}-backup-{now:%Y%m%d-%H%M%S}.tar.gz"
+    need = sum(f["size"] for f in files) + min_free_margin
+    if check_mode:
+        return {
+            "created": True,
+            "name": name,
+            "version": version,
+            "skipped": None,
+            "pruned": _prune_names(backup_dir, slug, keep, extra=name),
+        }
+    os.makedirs(backup_dir, mode=0o750, exist_ok=True)
+    free = shutil.disk_usage(backup_dir).free
+    if free < need:
+        raise ArchiveError(
+            f"not enough free space in {backup_dir}: {free} bytes free, "
+            f"{need} needed for a backup of {plugin_dir}"
+        )
+    path = os.path.join(backup_dir, name)
+    if os.path.exists(path):
+        raise ArchiveError(f"{path} exists already: one backup per second at most")
+    fd, tmp = tempfile.mkstemp(dir=backup_dir, prefix=".tmp-", suffix=".tar.gz")
+    os.close(fd)
+    try:
+        with tarfile.open(tmp, "w:gz") as tar:
+            tar.add(plugin_dir, arcname=slug, recursive=True, filter=_clean_tarinfo)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "archive": name,
+            "archive_sha256": sha256_file(tmp),
+            "archive_size": os.path.getsize(tmp),
+            "plugin": slug,
+            "version": version,
+            "created_at": now.isoformat(timespec="seconds"),
+            "tree_sha256": digest,
+            "files": files,
+        }
+        os.chmod(tmp, 0o640)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    _write_json_atomic(manifest_path(path), manifest)
+    _fsync_dir(backup_dir)
+    pruned = _prune_names(backup_dir, slug, keep)
+    for old in pruned:
+        old_path = os.path.join(backup_dir, old)
+        for victim in (old_path, manifest_path(old_path), bad_marker(old_path)):
+            if os.path.exists(victim):
+                os.unlink(victim)
+    return {"created": True, "name": name, "version": version, "skipped": None, "pruned": pruned}
+
+
+def _clean_tarinfo(info):
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+def _prune_names(backup_dir, slug, keep, extra=None):
+    names = [b["name"] for b in list_backups(backup_dir, slug)]
+    if extra:
+        names = sorted([*names, extra], reverse=True)
+    return names[keep:] if keep > 0 else []
+
+
+# -- restore ---------------------------------------------------------------------------------
+
+
+def verify_archive(archive):
+    """The archive matches its manifest (size and sha256). Returns the manifest or None."""
+    manifest = read_manifest(archive)
+    if manifest is None:
+        return None
+    size = os.path.getsize(archive)
+    if size != manifest.get("archive_size"):
+        raise ArchiveError(
+            f"{archive}: size {size} does not match its manifest ({manifest.get('archive_size')})"
+        )
+    actual = sha256_file(archive)
+    if actual != manifest.get("archive_sha256"):
+        raise ArchiveError(
+            f"{archive}: sha256 {actual} does not match its manifest "
+            f"({manifest.get('archive_sha256')})"
+        )
+    return manifest
+
+
+def inspect_members(archive, slug, max_members=20000, max_bytes=1 << 30):
+    """Every member, checked before anything is written. Returns the members to extract."""
+    members = []
+    total = 0
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                members.append(_check_member(archive, member, slug))
+                total += member.size
+                if len(members) > max_members or total > max_bytes:
+                    raise HostileArchive(
+                        f"{archive}: more than {max_members} members or {max_bytes} bytes: refused"
+                    )
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise ArchiveError(f"{archive}: not a readable tar.gz: {exc}") from None
+    if not any(m.name == f"{slug}/{slug}.php" or m.name.startswith(f"{slug}/") for m in members):
+        raise ArchiveError(f"{archive}: holds no {slug}/ folder")
+    return members
+
+
+def _check_member(archive, member, slug):
+    name = member.name
+    where = f"{archive}: member {name!r}"
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        raise HostileArchive(f"{where} has an absolute path")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise HostileArchive(f"{where} climbs out with '..'")
+    if not parts or parts[0] != slug:
+        raise HostileArchive(f"{where} is outside the {slug}/ folder")
+    if (
+        member.isdev()
+        or member.isfifo()
+        or not (member.isfile() or member.isdir() or member.issym() or member.islnk())
+    ):
+        raise HostileArchive(f"{where} is a device, fifo or other special file")
+    if member.islnk():
+        target = [p for p in member.linkname.split("/") if p not in ("", ".")]
+        if member.linkname.startswith("/") or ".." in target or not target or target[0] != slug:
+            raise HostileArchive(f"{where} is a hard link out of the tree ({member.linkname})")
+    if member.issym():
+        link = member.linkname
+        if link.startswith("/"):
+            raise HostileArchive(f"{where} is a symlink to an absolute path ({link})")
+        resolved = os.path.normpath(os.path.join(os.path.dirname("/".join(parts)), link))
+        if resolved.startswith("..") or resolved.split("/")[0] != slug:
+            raise HostileArchive(f"{where} is a symlink out of the tree ({link})")
+    member.name = "/".join(parts)
+    return member
+
+
+def extract_members(archive, members, staging):
+    """Write the checked members into the empty staging folder, by hand (never extractall)."""
+    with tarfile.open(archive, "r:gz") as tar:
+        for member in members:
+            dest = os.path.join(staging, member.name)
+            if member.isdir():
+                os.makedirs(dest, mode=0o755, exist_ok=True)
+                continue
+            os.makedirs(os.path.dirname(dest), mode=0o755, exist_ok=True)
+            if member.issym():
+                os.symlink(member.linkname, dest)
+            elif member.islnk():
+                shutil.copyfile(os.path.join(staging, os.path.normpath(member.linkname)), dest)
+                os.chmod(dest, 0o644)
+            else:
+                source = tar.extractfile(member)
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+                fd = os.open(dest, flags, 0o644 if not member.mode & 0o111 else 0o755)
+                with os.fdopen(fd, "wb") as out:
+                    shutil.copyfileobj(source, out, CHUNK)
+                    out.flush()
+                    os.fsync(out.fileno())
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def exchange(a, b):
+    """Swap two paths atomically (renameat2 RENAME_EXCHANGE). False where unsupported."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS):
+        return False
+    raise OSError(err, os.strerror(err), a)
+
+
+def cleanup_staging(plugins_dir, slug):
+    """Remove staging folders an interrupted restore left (never the live one, never snapshots)."""
+    removed = []
+    for name in os.listdir(plugins_dir):
+        if name.startswith(f".{slug}-staging-"):
+            shutil.rmtree(os.path.join(plugins_dir, name), ignore_errors=True)
+            removed.append(name)
+    return removed
+
+
+def choose_backup(backup_dir, slug, wanted=None):
+    """The named backup, or the newest one not marked bad."""
+    backups = list_backups(backup_dir, slug)
+    if wanted and wanted != "latest":
+        for backup in backups:
+            if backup["name"] == wanted:
+                if backup["bad"]:
+                    raise ArchiveError(f"{backup['path']} is marked bad: choose another")
+                return backup
+        raise ArchiveError(
+            f"no backup {wanted} in {backup_dir} "
+            f"(has: {', '.join(b['name'] for b in backups) or 'none'})"
+        )
+    for backup in backups:
+        if not backup["bad"]:
+            return backup
+    raise ArchiveError(f"no good backup of {slug} in {backup_dir}")
+
+
+def restore(
+    plugins_dir, backup_dir, slug, wanted=None, run_id="manual", check_mode=False, wp_root=None
+):
+    """Restore a backup of plugins_dir/slug. Returns what happened (see RETURN of the module).
+
+    Tries the named backup, or the newest good ones in turn: a backup that fails verification
+    or inspection is marked bad (and, when none was named, the next one is tried).
+    """
+    live = os.path.join(plugins_dir, slug)
+    current_files, current_version = tree_files(live, slug) if os.path.isdir(live) else ([], None)
+    current_digest = tree_digest(current_files) if current_files else None
+    rejected = []
+    while True:
+        backup = choose_backup(backup_dir, slug, wanted)
+        try:
+            manifest = verify_archive(backup["path"])
+            members = inspect_members(backup["path"], slug)
+            break
+        except ArchiveError as exc:
+            if not check_mode:
+                mark_bad(backup["path"], str(exc))
+            rejected.append({"name": backup["name"], "reason": str(exc)})
+            if (wanted and wanted != "latest") or check_mode:
+                raise ArchiveError(str(exc)) from None
+    expected = manifest.get("version") if manifest else None
+    result = {
+        "backup": backup["name"],
+        "verified": manifest is not None,
+        "rejected": rejected,
+        "version_before": current_version,
+        "version_expected": expected,
+        "changed": False,
+        "snapshot": None,
+        "staging_removed": [],
+    }
+    if manifest and current_digest == manifest.get("tree_sha256"):
+        result["version_after"] = current_version
+        return result  # the live tree is already this backup: nothing to do
+    result["changed"] = True
+    if check_mode:
+        result["version_after"] = expected
+        return result
+    result["staging_removed"] = cleanup_staging(plugins_dir, slug)
+    staging_parent = tempfile.mkdtemp(prefix=f".{slug}-staging-{run_id}-", dir=plugins_dir)
+    extract_members(backup["path"], members, staging_parent)
+    staged = os.path.join(staging_parent, slug)
+    files, _ = tree_files(staged, slug)
+    if manifest and tree_digest(files) != manifest.get("tree_sha256"):
+        shutil.rmtree(staging_parent)
+        mark_bad(backup["path"], "extracted tree does not match the manifest")
+        raise ArchiveError(f"{backup['path']}: extracted tree does not match its manifest")
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    snapshot = os.path.join(plugins_dir, f".{slug}-snapshot-{stamp}-{run_id}")
+    if os.path.isdir(live):
+        if exchange(staged, live):
+            # `live` is now the restored tree; the old one sits where the staged one was.
+            os.rename(staged, snapshot)
+        else:
+            os.rename(live, snapshot)
+            os.rename(staged, live)
+        result["snapshot"] = snapshot
+    else:
+        os.rename(staged, live)
+    os.rmdir(staging_parent)
+    _fsync_dir(plugins_dir)
+    if wp_root:
+        maintenance = os.path.join(wp_root, ".maintenance")
+        if os.path.exists(maintenance):
+            try:
+                os.unlink(maintenance)
+                result["maintenance_removed"] = True
+            except OSError:
+                result["maintenance_removed"] = False
+    _, restored = tree_files(live, slug)
+    result["version_after"] = restored
+    if expected and restored != expected:
+        raise ArchiveError(f"{live}: restored version {restored}, its manifest says {expected}")
+    return result

@@ -1,0 +1,270 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+"""Verify legacy functionality, as the workflow document lists it, on a node or a site."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: mase_smoke_test
+short_description: Verify the mase plugin works after a rollback (read-only in effect)
+description:
+  - C(scope=node), on every node, through its own nginx (bypassing page caches) - the login
+    page and C(/wp-json/) answer 200; the plugin's version is the expected one; no new PHP
+    fatal error in the node's logs since the given offsets.
+  - C(scope=site), once per site, through the plugin itself - the flags read back as intended
+    (C(/wp-json/mase/v1/status)); a colour change, a template application and a settings
+    save/load round trip, each read back; then the site's settings are put back as they were.
+  - Fails with C(verification_failed=true) naming every check that failed.
+options:
+  scope:
+    description: Node checks or site checks.
+    type: str
+    choices: [node, site]
+    required: true
+  base_url:
+    description: Where the node's web server answers.
+    type: str
+    default: http://127.0.0.1
+  host_header:
+    description: The site's host name (the Host header).
+    type: str
+    required: true
+  token:
+    description: The site's API token (X-MASE-Token), for the settings routes.
+    type: str
+    no_log: true
+  expected_version:
+    description: The plugin version the node must run (node scope).
+    type: str
+  plugin_dir:
+    description: The plugin folder, to read its version (node scope).
+    type: path
+  expected_flags:
+    description: Flag values the site must report (site scope).
+    type: dict
+    default: {}
+  log_offsets:
+    description: Log files and the offset from which to look for new fatal errors.
+    type: dict
+    default: {}
+  timeout:
+    description: Seconds per HTTP request.
+    type: int
+    default: 15
+author:
+  - runbook developers
+"""
+
+EXAMPLES = r"""
+- name: Verify the node
+  mase_smoke_test:
+    scope: node
+    host_header: shop.example.com
+    plugin_dir: /var/www/shop/htdocs/wp-content/plugins/mase
+    expected_version: 2.0.1
+    log_offsets: {/var/log/php/error.log: 1024}
+"""
+
+RETURN = r"""
+checks:
+  description: Every check with its result (name, ok, detail).
+  type: list
+  returned: always
+verification_failed:
+  description: True when a check failed.
+  type: bool
+  returned: always
+"""
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.runbook_wp import plugin_version
+
+FATAL_MARKERS = (b"PHP Fatal error", b"PHP Parse error")
+
+
+class Http:
+    def __init__(self, base, host, token, timeout):
+        if not base.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must be http(s)://..., not {base!r}")
+        self.base = base.rstrip("/")
+        self.host = host
+        self.token = token
+        self.timeout = timeout
+
+    def call(self, method, path, body=None):
+        sep = "&" if "?" in path else "?"
+        url = f"{self.base}{path}{sep}_rb={time.time_ns()}"  # no page cache may answer
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 (http(s) only)
+        request.add_header("Host", self.host)
+        request.add_header("Cache-Control", "no-cache")
+        request.add_header("Pragma", "no-cache")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if self.token:
+            request.add_header("X-MASE-Token", self.token)
+        opener = urllib.request.build_opener(NoRedirect)
+        try:
+            with opener.open(request, timeout=self.timeout) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+        except (urllib.error.URLError, OSError) as exc:
+            return None, str(exc).encode()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def new_fatals(offsets):
+    found = []
+    for path, offset in offsets.items():
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            continue
+        start = int(offset) if int(offset) <= size else 0  # rotated or truncated: from the top
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            for line in handle:
+                if any(marker in line for marker in FATAL_MARKERS):
+                    found.append(f"{path}: {line[:300].decode('utf-8', 'replace').strip()}")
+    return found
+
+
+def node_checks(p, http):
+    checks = []
+    for path in ("/wp-login.php", "/wp-json/"):
+        status, _ = http.call("GET", path)
+        checks.append({"name": f"GET {path}", "ok": status == 200, "detail": f"HTTP {status}"})
+    if p["expected_version"]:
+        version = plugin_version(p["plugin_dir"], os.path.basename(p["plugin_dir"].rstrip("/")))
+        checks.append(
+            {
+                "name": "plugin version",
+                "ok": version == p["expected_version"],
+                "detail": f"{version} (expected {p['expected_version']})",
+            }
+        )
+    fatals = new_fatals(p["log_offsets"])
+    checks.append(
+        {
+            "name": "no new PHP fatal error",
+            "ok": not fatals,
+            "detail": "; ".join(fatals[:3]) or "none since the run began",
+        }
+    )
+    return checks
+
+
+def site_checks(p, http):
+    checks = []
+
+    def check(name, ok, detail):
+        checks.append({"name": name, "ok": bool(ok), "detail": detail})
+        return ok
+
+    def json_call(method, path, body=None):
+        status, raw = http.call(method, path, body)
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, raw[:200].decode("utf-8", "replace")
+
+    status, info = json_call("GET", "/wp-json/mase/v1/status")
+    if check(
+        "GET /wp-json/mase/v1/status", status == 200 and isinstance(info, dict), f"HTTP {status}"
+    ):
+        flags = info.get("flags") or {}
+        wrong = {k: flags.get(k) for k, v in p["expected_flags"].items() if flags.get(k) != v}
+        check(
+            "flags read back as intended",
+            not wrong,
+            f"differ: {wrong}" if wrong else json.dumps(p["expected_flags"], sort_keys=True),
+        )
+    status, original = json_call("GET", "/wp-json/mase/v1/settings")
+    if not check("settings load", status == 200 and isinstance(original, dict), f"HTTP {status}"):
+        return checks
+    try:
+        colour = "#123456" if original.get("menu_background") != "#123456" else "#654321"
+        status, _ = json_call("POST", "/wp-json/mase/v1/settings", {"menu_background": colour})
+        _, loaded = json_call("GET", "/wp-json/mase/v1/settings")
+        seen = loaded.get("menu_background") if isinstance(loaded, dict) else loaded
+        check(
+            "colour change",
+            status == 200 and seen == colour,
+            f"saved HTTP {status}, read back {seen!r}",
+        )
+        status, _ = json_call("POST", "/wp-json/mase/v1/templates/ocean/apply")
+        _, loaded = json_call("GET", "/wp-json/mase/v1/settings")
+        check(
+            "template application",
+            status == 200
+            and isinstance(loaded, dict)
+            and loaded.get("template") == "ocean"
+            and loaded.get("menu_background") == "#0b3954",
+            f"applied HTTP {status}, read back {loaded!r}"[:300],
+        )
+    finally:
+        restore = {k: v for k, v in original.items() if k != "template"}
+        status, _ = json_call(
+            "POST",
+            "/wp-json/mase/v1/settings",
+            {**restore, "template": original.get("template", "default")},
+        )
+        _, loaded = json_call("GET", "/wp-json/mase/v1/settings")
+        check(
+            "settings save/load round trip",
+            status == 200 and loaded == original,
+            "put back as they were" if loaded == original else f"read back {loaded!r}"[:300],
+        )
+    return checks
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            scope=dict(type="str", choices=["node", "site"], required=True),
+            base_url=dict(type="str", default="http://127.0.0.1"),
+            host_header=dict(type="str", required=True),
+            token=dict(type="str", no_log=True),
+            expected_version=dict(type="str"),
+            plugin_dir=dict(type="path"),
+            expected_flags=dict(type="dict", default={}),
+            log_offsets=dict(type="dict", default={}),
+            timeout=dict(type="int", default=15),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    if module.check_mode and p["scope"] == "site":
+        # The round trips write settings (and put them back): not in check mode.
+        module.exit_json(changed=False, checks=[], verification_failed=False, skipped=True)
+    try:
+        http = Http(p["base_url"], p["host_header"], p["token"], p["timeout"])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc), verification_failed=False)
+    checks = node_checks(p, http) if p["scope"] == "node" else site_checks(p, http)
+    failed = [c for c in checks if not c["ok"]]
+    report = {p["scope"]: {f"smoke_test_{p['scope']}": checks}}
+    if failed:
+        module.fail_json(
+            msg="verification failed: " + "; ".join(f"{c['name']}: {c['detail']}" for c in failed),
+            checks=checks,
+            verification_failed=True,
+            runbook_report=report,
+        )
+    module.exit_json(changed=False, checks=checks, verification_failed=False, runbook_report=report)
+
+
+if __name__ == "__main__":
+    main()

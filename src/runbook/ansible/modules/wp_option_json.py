@@ -1,0 +1,202 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+"""Merge keys into a JSON option through WP-CLI, validated, compared, and read back."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: wp_option_json
+short_description: Set keys of a JSON-object option (feature flags, rollout percentages)
+description:
+  - Reads the option with C(wp option get --format=json), merges the given keys, and writes it
+    with C(wp option update --format=json) only when a value differs; then reads it back and
+    fails unless it holds what was written.
+  - Keys keep their order; new keys follow in sorted order, so the same input always writes
+    the same value and a second run reports no change (WP-CLI compares strictly, order too).
+  - Names must match C(^[a-z][a-z0-9_]{0,63}$); values must be booleans (C(kind=flags)) or
+    whole numbers 0-100 (C(kind=percentages)). Nothing is written when one is invalid.
+  - Options live in the site's database: run it on one node per site.
+options:
+  path:
+    description: The WordPress root (C(--path)).
+    type: path
+    required: true
+  option:
+    description: The option name.
+    type: str
+    required: true
+  values:
+    description: The keys to set and their values.
+    type: dict
+    required: true
+  kind:
+    description: What the values are.
+    type: str
+    choices: [flags, percentages]
+    default: flags
+  create:
+    description: Create the option when it does not exist.
+    type: bool
+    default: false
+  skip_plugins:
+    description: The plugin to skip while WordPress boots (so its fatal cannot stop this).
+    type: str
+  wp_bin:
+    description: The WP-CLI executable.
+    type: str
+    default: wp
+  allow_root:
+    description: Pass C(--allow-root).
+    type: bool
+    default: false
+  url:
+    description: The site URL (C(--url)).
+    type: str
+author:
+  - runbook developers
+"""
+
+EXAMPLES = r"""
+- name: Turn the modern engines off, legacy on
+  wp_option_json:
+    path: /var/www/example/htdocs
+    option: mase_feature_flags
+    values: {modern_preview_engine: false, legacy_fallback: true}
+    skip_plugins: mase
+"""
+
+RETURN = r"""
+before:
+  description: The option's value before.
+  type: dict
+  returned: success
+after:
+  description: The option's value after (as read back).
+  type: dict
+  returned: success
+"""
+
+import json
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.runbook_wp import WpError, parse_json_output, run_wp, wp_argv
+
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def validate(values, kind):
+    errors = []
+    for name, value in values.items():
+        if not NAME.match(str(name)):
+            errors.append(f"{name!r} is not a valid name (lowercase letters, digits, _)")
+        elif kind == "flags" and not isinstance(value, bool):
+            errors.append(f"{name}={value!r} is not a boolean")
+        elif kind == "percentages" and (
+            isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100
+        ):
+            errors.append(f"{name}={value!r} is not a whole number from 0 to 100")
+    return errors
+
+
+def merged(current, values):
+    result = dict(current)
+    for name in [k for k in current if k in values] + sorted(k for k in values if k not in current):
+        result[name] = values[name]
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", required=True),
+            option=dict(type="str", required=True),
+            values=dict(type="dict", required=True),
+            kind=dict(type="str", choices=["flags", "percentages"], default="flags"),
+            create=dict(type="bool", default=False),
+            skip_plugins=dict(type="str"),
+            wp_bin=dict(type="str", default="wp"),
+            allow_root=dict(type="bool", default=False),
+            url=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    values = p["values"]
+    if p["kind"] == "percentages":
+        values = {k: int(v) if isinstance(v, str) and v.isdigit() else v for k, v in values.items()}
+    errors = validate(values, p["kind"])
+    if errors:
+        module.fail_json(msg=f"{p['option']}: nothing written: " + "; ".join(errors))
+
+    def wp(args):
+        return run_wp(
+            wp_argv(
+                p["wp_bin"],
+                p["path"],
+                args,
+                allow_root=p["allow_root"],
+                skip_plugins=p["skip_plugins"],
+                url=p["url"],
+            )
+        )
+
+    try:
+        current = parse_json_output(wp(["option", "get", p["option"], "--format=json"]))
+    except WpError as exc:
+        if "Could not get" in (exc.stderr or "") and p["create"]:
+            current = {}
+        else:
+            module.fail_json(msg=f"cannot read {p['option']} in {p['path']}: {exc}")
+    except ValueError as exc:
+        module.fail_json(msg=f"cannot read {p['option']} in {p['path']}: {exc}")
+    if current == []:
+        current = {}  # WP-CLI prints an empty object as []
+    if not isinstance(current, dict):
+        module.fail_json(msg=f"{p['option']} in {p['path']} holds {current!r}, not an object")
+    wanted = merged(current, values)
+    report = {"option": p["option"], "before": current, "after": wanted}
+    if wanted == current:
+        module.exit_json(
+            changed=False,
+            before=current,
+            after=current,
+            runbook_report={"site": {"options_changed": {p["option"]: report}}},
+        )
+    if module.check_mode:
+        module.exit_json(
+            changed=True,
+            before=current,
+            after=wanted,
+            runbook_report={"site": {"options_changed": {p["option"]: report}}},
+        )
+    try:
+        wp(
+            [
+                "option",
+                "update",
+                p["option"],
+                json.dumps(wanted, separators=(",", ":")),
+                "--format=json",
+            ]
+        )
+        after = parse_json_output(wp(["option", "get", p["option"], "--format=json"]))
+    except (WpError, ValueError) as exc:
+        module.fail_json(msg=f"writing {p['option']} in {p['path']} failed: {exc}", before=current)
+    if after != wanted:
+        module.fail_json(
+            msg=f"{p['option']} in {p['path']} reads back as {after!r}, not the {wanted!r} written",
+            before=current,
+            after=after,
+        )
+    module.exit_json(
+        changed=True,
+        before=current,
+        after=after,
+        runbook_report={"site": {"options_changed": {p["option"]: report}}},
+    )
+
+
+if __name__ == "__main__":
+    main()
