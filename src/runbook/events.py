@@ -111,6 +111,9 @@ class RunModel:
         else:
             state.failed += 1
             state.message = str(res.get("msg", "failed")).strip()
+            stderr = str(res.get("stderr") or "").strip()
+            if stderr:  # a failed command: its own words say more than "non-zero return code"
+                state.message += f": {stderr[:500]}"
             state.failed_task = task
             if res.get("verification_failed") or str(task or "").startswith("Verify "):
                 state.verification_failed = True

@@ -143,7 +143,9 @@ def rollback_report(result: RunResult) -> dict[str, Any]:
     not_rolled_back = {}
     for site_name, site in sites.items():
         versions = {n["version_after"] or n["version_before"] for n in site["nodes"].values()}
-        site["split_versions"] = len(versions - {None}) > 1
+        done = {n["rolled_back"] for n in site["nodes"].values()}
+        # Split: its nodes run different versions, or some were rolled back and some not.
+        site["split_versions"] = len(versions - {None}) > 1 or done == {True, False}
         bad = {h: n for h, n in site["nodes"].items() if not n["rolled_back"]}
         if bad:
             not_rolled_back[site_name] = {
@@ -185,7 +187,8 @@ def print_rollback(console: Console, report: dict[str, Any]) -> None:
     for site_name, site in report["sites"].items():
         if site["split_versions"]:
             console.print(
-                f"[bold red]SITE {site_name} IS SPLIT: its nodes run different plugin versions[/]"
+                f"[bold red]SITE {site_name} IS SPLIT: its nodes run different plugin versions, "
+                "or not all were rolled back[/]"
             )
     for site_name, hosts in report["not_rolled_back"].items():
         for host, why in hosts.items():

@@ -15,6 +15,10 @@ FAULTS = (
     "sshd-start",
     "link-cut",
     "link-restore",
+    "php-stop",
+    "php-start",
+    "nginx-stop",
+    "nginx-start",
     "db-stop",
     "db-start",
     "plugin-rest",
@@ -68,6 +72,14 @@ def down_cmd() -> None:
         )
 
 
+@sandbox_cmd.command("reset")
+def reset_cmd() -> None:
+    """Put every site back as `up` built it (plugin 2.1.0, backups, flags): for drills."""
+    from runbook.sandbox import fleet
+
+    fleet.reset(say=_say)
+
+
 @sandbox_cmd.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status_cmd(as_json: bool) -> None:
@@ -112,11 +124,13 @@ def status_cmd(as_json: bool) -> None:
 @click.argument("fault", type=click.Choice(FAULTS))
 @click.argument("target")
 def fault_cmd(fault: str, target: str) -> None:
-    """Inject or clear a fault. TARGET is a host (sshd-*, link-*) or a site (db-*, plugin-*).
+    """Inject or clear a fault. TARGET is a host (sshd, link, php, nginx) or a site (db, plugin).
 
     \b
     sshd-stop / sshd-start    stop the host's sshd and its sessions / start it
     link-cut / link-restore   take the host's network link down / up
+    php-stop / php-start      stop / start the host's php-fpm (the site answers 502)
+    nginx-stop / nginx-start  stop / start the host's nginx (the site does not answer)
     db-stop / db-start        stop / start the site's MariaDB
     plugin-rest               mase 2.1.0 logs warnings and fatals on its REST routes
     plugin-load               mase 2.1.0 dies while loading (wp-admin crashes)

@@ -22,6 +22,12 @@ FEATURE_FLAGS = {
     "modern_api_client": True,
     "legacy_fallback": False,
 }
+DEFAULT_SETTINGS = {
+    "menu_background": "#23282d",
+    "menu_text": "#eeeeee",
+    "highlight": "#0073aa",
+    "template": "default",
+}
 ROLLOUT_PERCENTAGES = {
     "modern_preview_engine": 100,
     "modern_state_manager": 100,

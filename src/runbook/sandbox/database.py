@@ -163,12 +163,7 @@ def build_template(cache: Path) -> dict[str, str]:
             "active_plugins": ["mase/mase.php"],
             "mase_feature_flags": assets.FEATURE_FLAGS,
             "mase_feature_rollout_percentages": assets.ROLLOUT_PERCENTAGES,
-            "mase_settings": {
-                "menu_background": "#23282d",
-                "menu_text": "#eeeeee",
-                "highlight": "#0073aa",
-                "template": "default",
-            },
+            "mase_settings": assets.DEFAULT_SETTINGS,
             "mase_api_token": creds["mase_api_token"],
             "mase_sandbox_fault": "off",
             "permalink_structure": "/%postname%/",

@@ -57,7 +57,7 @@ def set_plugin_fault(site: Site, mode: str) -> None:
 def apply(fault: str, target: str) -> None:
     topology = _topology()
     root = sandbox_dir()
-    if fault in ("sshd-stop", "sshd-start", "link-cut", "link-restore"):
+    if fault.startswith(("sshd-", "link-", "php-", "nginx-")):
         node = _node(topology, target)
         if fault == "sshd-stop":
             # Killing the listener alone leaves Ansible's persistent sessions up (DESIGN.md).
@@ -65,6 +65,20 @@ def apply(fault: str, target: str) -> None:
         elif fault == "sshd-start":
             if not host.pid_alive(root / "hosts" / node.name / "run" / "sshd.pid"):
                 host.start_sshd(root, node)
+        elif fault == "php-stop":
+            pidfile = root / "hosts" / node.name / "run" / "php" / "php-fpm.pid"
+            if host.pid_alive(pidfile):
+                host.kill_pids([int(pidfile.read_text().strip())])
+        elif fault == "php-start":
+            if not host.pid_alive(root / "hosts" / node.name / "run" / "php" / "php-fpm.pid"):
+                host.start_php_fpm(root, node)
+        elif fault == "nginx-stop":
+            pidfile = root / "hosts" / node.name / "run" / "nginx.pid"
+            if host.pid_alive(pidfile):
+                host.kill_pids([int(pidfile.read_text().strip())])
+        elif fault == "nginx-start":
+            if not host.pid_alive(root / "hosts" / node.name / "run" / "nginx.pid"):
+                host.start_nginx(root, node)
         elif fault == "link-cut":
             run(["ip", "link", "set", node.veth_host, "down"])
         else:

@@ -56,6 +56,9 @@ def up(topology: Topology, say: Say = _quiet, wp_cli_bin: str | None = None) -> 
     if state and state.get("complete"):
         problems = check(root, state)
         if not problems and topology_of(state).to_dict() == topology.to_dict():
+            # Rewritten all the same: a newer runbook may set more inventory variables.
+            creds = json.loads((root / "inventory" / "credentials.json").read_text())
+            _write_inventory(root, topology, creds)
             say(f"the sandbox is already up ({len(topology.nodes)} hosts)")
             return state
         say("the sandbox is up with another shape or is unhealthy: rebuilding it")
@@ -300,6 +303,55 @@ def status() -> dict[str, Any]:
         "hosts": hosts,
         "problems": problems,
     }
+
+
+def reset(say: Say = _quiet) -> None:
+    """Put every site back as `up` built it: plugin 2.1.0, the original backups and options.
+
+    For drills and tests that roll the fleet back again and again.
+    """
+    require_linux_root()
+    root = sandbox_dir()
+    state = load_state(root)
+    if not state or not state.get("complete"):
+        raise RunbookError("the sandbox is not up: run `runbook sandbox up`", ExitCode.ENVIRONMENT)
+    topology = topology_of(state)
+    for node in topology.nodes:
+        tree = root / "hosts" / node.name
+        plugins = tree / "wp-content" / "plugins"
+        for entry in plugins.iterdir():
+            if entry.name == "mase" or entry.name.startswith(".mase-"):
+                shutil.rmtree(entry)
+        shutil.copytree(root / "cache" / "plugin", plugins / "mase")
+        site_dir = tree / "www" / node.site
+        for sub in ("backups", "locks"):
+            shutil.rmtree(site_dir / sub, ignore_errors=True)
+        shutil.copytree(root / "cache" / "backups", site_dir / "backups")
+    options = {
+        "mase_feature_flags": assets.FEATURE_FLAGS,
+        "mase_feature_rollout_percentages": assets.ROLLOUT_PERCENTAGES,
+        "mase_settings": assets.DEFAULT_SETTINGS,
+        "mase_sandbox_fault": "off",
+    }
+    for site in topology.sites:
+        node = site.nodes[0]
+        for name, value in options.items():
+            run(
+                [
+                    *host.nsenter(root, node),
+                    "/usr/local/bin/wp",
+                    "option",
+                    "update",
+                    name,
+                    json.dumps(value),
+                    "--format=json",
+                    f"--path=/var/www/{site.name}/htdocs",
+                    "--skip-plugins=mase",
+                    "--skip-themes",
+                    "--allow-root",
+                ]
+            )
+    say(f"sandbox reset: {len(topology.nodes)} hosts back on mase {assets.INSTALLED_VERSION}")
 
 
 def _leftovers(root: Path) -> list[str]:

@@ -236,6 +236,25 @@ def start_services(sandbox: Path, node: Node, paths: HostPaths) -> None:
     run([*enter, "/usr/sbin/nginx", "-c", paths.etc / "nginx.conf"])
 
 
+def start_php_fpm(sandbox: Path, node: Node) -> None:
+    paths = HostPaths(sandbox / "hosts" / node.name)
+    run(
+        [
+            *nsenter(sandbox, node),
+            php_fpm_binary(),
+            "-y",
+            paths.etc / "php-fpm.conf",
+            "-c",
+            php_ini(),
+        ]
+    )
+
+
+def start_nginx(sandbox: Path, node: Node) -> None:
+    paths = HostPaths(sandbox / "hosts" / node.name)
+    run([*nsenter(sandbox, node), "/usr/sbin/nginx", "-c", paths.etc / "nginx.conf"])
+
+
 def start_sshd(sandbox: Path, node: Node) -> None:
     paths = HostPaths(sandbox / "hosts" / node.name)
     run([*nsenter(sandbox, node), "/usr/sbin/sshd", "-f", paths.etc / "sshd_config"])

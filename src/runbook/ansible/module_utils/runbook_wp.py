@@ -112,3 +112,32 @@ def list_backups(backup_dir, pattern):
     # Names carry the timestamp (mase-backup-YYYYMMDD-HHMMSS): sort by name, not mtime.
     found.sort(key=lambda b: b["name"], reverse=True)
     return found
+
+
+OPTION_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def validate_values(values, kind):
+    """Why each key or value is invalid (empty: all valid). kind: flags or percentages."""
+    errors = []
+    for name, value in values.items():
+        if not OPTION_KEY.match(str(name)):
+            errors.append(f"{name!r} is not a valid name (lowercase letters, digits, _)")
+        elif kind == "flags" and not isinstance(value, bool):
+            errors.append(f"{name}={value!r} is not a boolean")
+        elif kind == "percentages" and (
+            isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100
+        ):
+            errors.append(f"{name}={value!r} is not a whole number from 0 to 100")
+    return errors
+
+
+def merge_values(current, values):
+    """`current` with `values` set: existing keys keep their place, new ones follow sorted,
+    so the same input always produces the same (strictly equal) value."""
+    result = dict(current)
+    for name in sorted(k for k in values if k not in current):
+        result[name] = values[name]
+    for name in values:
+        result[name] = values[name]
+    return result

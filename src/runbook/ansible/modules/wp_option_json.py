@@ -78,33 +78,16 @@ after:
 """
 
 import json
-import re
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.runbook_wp import WpError, parse_json_output, run_wp, wp_argv
-
-NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-
-
-def validate(values, kind):
-    errors = []
-    for name, value in values.items():
-        if not NAME.match(str(name)):
-            errors.append(f"{name!r} is not a valid name (lowercase letters, digits, _)")
-        elif kind == "flags" and not isinstance(value, bool):
-            errors.append(f"{name}={value!r} is not a boolean")
-        elif kind == "percentages" and (
-            isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100
-        ):
-            errors.append(f"{name}={value!r} is not a whole number from 0 to 100")
-    return errors
-
-
-def merged(current, values):
-    result = dict(current)
-    for name in [k for k in current if k in values] + sorted(k for k in values if k not in current):
-        result[name] = values[name]
-    return result
+from ansible.module_utils.runbook_wp import (
+    WpError,
+    merge_values,
+    parse_json_output,
+    run_wp,
+    validate_values,
+    wp_argv,
+)
 
 
 def main():
@@ -126,7 +109,7 @@ def main():
     values = p["values"]
     if p["kind"] == "percentages":
         values = {k: int(v) if isinstance(v, str) and v.isdigit() else v for k, v in values.items()}
-    errors = validate(values, p["kind"])
+    errors = validate_values(values, p["kind"])
     if errors:
         module.fail_json(msg=f"{p['option']}: nothing written: " + "; ".join(errors))
 
@@ -155,7 +138,7 @@ def main():
         current = {}  # WP-CLI prints an empty object as []
     if not isinstance(current, dict):
         module.fail_json(msg=f"{p['option']} in {p['path']} holds {current!r}, not an object")
-    wanted = merged(current, values)
+    wanted = merge_values(current, values)
     report = {"option": p["option"], "before": current, "after": wanted}
     if wanted == current:
         module.exit_json(
