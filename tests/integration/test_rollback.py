@@ -515,3 +515,30 @@ def test_backup_then_restore_backup(fleet_, runbook_cli) -> None:
     assert back.code == 0, back.err + back.out
     assert version(fleet_, "beta-1") == "2.1.0"
     assert version(fleet_, "alpha-1") == "2.1.0"  # -l beta: alpha untouched
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("p1-disable-feature", "--feature", "modern_api_client", "--reason", "r", "--yes"),
+        ("cache-flush",),
+        ("backup",),
+        ("restore-backup", "--reason", "r", "--yes"),
+    ],
+    ids=lambda a: a[0],
+)
+def test_check_mode_changes_nothing_for_every_runbook(fleet_, runbook_cli, args) -> None:
+    def state():  # type: ignore[no-untyped-def]
+        return (
+            {s: flags(fleet_, s) for s in ("alpha", "beta")},
+            {n: digest(plugin_tree(fleet_, n)) for n in NODES},
+            {n: sorted(p.name for p in backups(fleet_, n).iterdir()) for n in NODES},
+        )
+
+    before = state()
+    result = runbook_cli(*args, "--check", "--json")
+    assert result.code == 0, result.err + result.out
+    assert result.json()["check"] is True
+    assert state() == before
+    if args[0] in ("backup", "restore-backup", "p1-disable-feature"):
+        assert result.json()["counts"]["changed"] > 0  # it says what it would change

@@ -1,0 +1,161 @@
+"""p0-rollback on fleets of 3, 10 and 30 hosts against the same work done by hand (Linux, root).
+
+Run: .venv/bin/python bench/fleet_rollback.py [--sizes 3,10,30]
+
+For each size it builds a throwaway sandbox (its own folder, prefix and subnet), then, from
+the same starting state each time:
+  baseline  the workflow document's manual rollback: one plain `ssh` per node, all nodes in
+            parallel, running the `wp` commands (flags and caches on each site's first node)
+            and `tar -xzf` of the newest backup into wp-content/plugins, then a php-fpm reload;
+  runbook   `runbook p0-rollback` (locks, recorded state, validated flags read back, verified
+            restore, smoke tests through nginx and the plugin's REST routes, a run record);
+and prints the wall time of each, the runbook's seconds per host, and the ratio runbook/baseline.
+Both end with every node on the backup's version; the bench checks that before it reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+LAYOUTS = {3: (None, None), 10: (5, 2), 30: (15, 2)}
+FLAGS = (
+    '{"modern_preview_engine":false,"modern_state_manager":false,'
+    '"modern_api_client":false,"legacy_fallback":true}'
+)
+
+
+def manual_script(site: str, leader: bool) -> str:
+    """What an operator types on one node, following the workflow document."""
+    wp = f"wp --path=/var/www/{site}/htdocs --skip-plugins=mase --skip-themes --allow-root"
+    lines = ["set -e", f"cd /var/www/{site}"]
+    if leader:
+        lines += [
+            f"{wp} option update mase_feature_flags '{FLAGS}' --format=json",
+            f"{wp} cache flush",
+            f"{wp} transient delete --all",
+        ]
+    lines += [
+        "newest=$(ls backups/mase-backup-*.tar.gz | sort | tail -1)",
+        "rm -rf htdocs/wp-content/plugins/mase",
+        "tar -xzf $newest -C htdocs/wp-content/plugins/",
+        "pkill -USR2 -F /run/php/php-fpm.pid",
+    ]
+    return "\n".join(lines)
+
+
+def baseline(root: Path, topology) -> float:  # type: ignore[no-untyped-def]
+    ssh = [
+        "ssh",
+        "-i",
+        str(root / "ssh" / "id_ed25519"),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        f"UserKnownHostsFile={root / 'ssh' / 'known_hosts'}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+    ]
+
+    def one(node) -> None:  # type: ignore[no-untyped-def]
+        leader = node == next(n for n in topology.nodes if n.site == node.site)
+        # The script goes over stdin: no quoting through two shells.
+        subprocess.run(
+            [*ssh, f"root@{node.ip}", "sh", "-s"],
+            input=manual_script(node.site, leader),
+            text=True,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=len(topology.nodes)) as pool:
+        list(pool.map(one, topology.nodes))
+    return time.perf_counter() - started
+
+
+def runbook_run(root: Path) -> float:
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "runbook",
+            "p0-rollback",
+            "--reason",
+            "bench",
+            "--yes",
+            "--json",
+            "-i",
+            str(root / "inventory" / "hosts.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1800,
+    )
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"p0-rollback failed ({proc.returncode}): {proc.stderr}\n{proc.stdout}")
+    json.loads(proc.stdout)
+    return elapsed
+
+
+def versions(root: Path, topology) -> set[str]:  # type: ignore[no-untyped-def]
+    found = set()
+    for node in topology.nodes:
+        text = root / "hosts" / node.name / "wp-content" / "plugins" / "mase" / "mase.php"
+        found.add(text.read_text().split("Version:")[1].split()[0])
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="3,10,30")
+    args = parser.parse_args()
+    parent = Path(tempfile.mkdtemp(prefix="runbook-bench-", dir="/var/tmp"))
+    parent.chmod(0o755)
+    os.environ.update(
+        {
+            "RUNBOOK_SANDBOX_DIR": str(parent / "sandbox"),
+            "RUNBOOK_SANDBOX_PREFIX": "rbf",
+            "RUNBOOK_SANDBOX_SUBNET": "10.213.80.0/24",
+            "RUNBOOK_STATE_DIR": str(parent / "state"),
+        }
+    )
+    from runbook.sandbox import fleet, topology
+
+    rows = []
+    try:
+        for size in (int(s) for s in args.sizes.split(",")):
+            sites, nodes = LAYOUTS.get(size, (size, 1))
+            topo = topology.build(sites, nodes)
+            fleet.up(topo)
+            root = Path(os.environ["RUNBOOK_SANDBOX_DIR"])
+            base = baseline(root, topo)
+            assert versions(root, topo) == {"2.0.1"}, "the baseline did not roll back"
+            fleet.reset()
+            assert versions(root, topo) == {"2.1.0"}
+            took = runbook_run(root)
+            assert versions(root, topo) == {"2.0.1"}, "the runbook did not roll back"
+            rows.append((len(topo.nodes), base, took))
+            fleet.down()
+    finally:
+        fleet.down()
+        shutil.rmtree(parent, ignore_errors=True)
+    print(f"{'hosts':>5} {'baseline s':>10} {'runbook s':>10} {'s/host':>7} {'ratio':>6}")
+    for hosts, base, took in rows:
+        print(f"{hosts:>5} {base:>10.2f} {took:>10.2f} {took / hosts:>7.3f} {took / base:>6.2f}")
+
+
+if __name__ == "__main__":
+    main()
