@@ -52,6 +52,8 @@ class RunModel:
     no_hosts_matched: bool = False
     stats_seen: bool = False
     site_reports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Set when the playbook failed before any host did: what Ansible said.
+    error: str | None = None
 
     @classmethod
     def for_hosts(cls, hosts: dict[str, str | None]) -> RunModel:

@@ -98,7 +98,26 @@ def ansible_env() -> dict[str, str]:
             "PYTHONDONTWRITEBYTECODE": "1",
         }
     )
+    env.update(strategy_env())
     return env
+
+
+def strategy_env() -> dict[str, str]:
+    """Mitogen's strategy when asked for (RUNBOOK_MITOGEN=1) and installed (`runbook[fast]`).
+
+    It cuts Ansible's controller CPU per task and host on these machines; it stays optional
+    because ansible-core deprecates third-party strategy plugins.
+    """
+    if os.environ.get("RUNBOOK_MITOGEN", "") in ("", "0"):
+        return {}
+    try:
+        import ansible_mitogen
+    except ImportError:
+        raise RunbookError(
+            "RUNBOOK_MITOGEN is set but mitogen is not installed: pip install 'runbook[fast]'"
+        ) from None
+    plugins = Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
+    return {"ANSIBLE_STRATEGY_PLUGINS": str(plugins), "ANSIBLE_STRATEGY": "mitogen_linear"}
 
 
 @contextmanager
@@ -215,6 +234,7 @@ class RunResult:
             "ended_at": self.ended_at,
             "duration_seconds": round(self.duration, 3),
             "counts": self.model.counts(),
+            "error": self.model.error,
             "hosts": hosts,
             "sites": self.model.site_reports,
             "artifact_dir": str(self.artifact_dir),
@@ -341,6 +361,10 @@ def execute(
             interrupts.count > 0 and runner.status != "successful"
         )
     status, code = exit_code_for(model, runner.status, interrupted)
+    if status == "error":
+        # The playbook failed before any host did (syntax, undefined variable, inventory):
+        # Ansible's own last words are the only explanation there is.
+        model.error = _ansible_said(run_dir / "artifacts" / run_id)
     ended_at = now_utc()
     result = RunResult(
         run_id=run_id,
@@ -365,12 +389,24 @@ def execute(
             "counts": model.counts(),
             "runner_status": runner.status,
             "rc": runner.rc,
+            "error": model.error,
             "sites": model.site_reports,
             "hosts": {h: s.report for h, s in model.hosts.items() if s.report},
         },
         ended_at,
     )
     return result
+
+
+def _ansible_said(artifacts: Path, lines: int = 12) -> str:
+    try:
+        text = (artifacts / "stdout").read_text(errors="replace")
+    except OSError:
+        return "ansible-playbook said nothing"
+    if "skipping: no hosts matched" in text:
+        return "no hosts matched"
+    kept = [line for line in text.strip().splitlines() if line.strip()]
+    return "\n".join(kept[-lines:]) or "ansible-playbook said nothing"
 
 
 def _finish(

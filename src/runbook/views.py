@@ -96,6 +96,9 @@ def print_summary(console: Console, result: RunResult) -> None:
         f"[{style}]{result.request.runbook.name}: {result.status}[/] "
         f"({', '.join(parts) or 'no hosts'}) in {result.duration:.1f} s; run {result.run_id}"
     )
+    if result.model.error:
+        console.print("[bold red]the playbook failed before any host did; Ansible said:[/]")
+        console.print(result.model.error, markup=False, highlight=False)
     bad = [
         s for s in result.model.hosts.values() if s.outcome in ("failed", "unreachable", "not-run")
     ]

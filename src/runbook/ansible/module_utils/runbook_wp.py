@@ -141,3 +141,16 @@ def merge_values(current, values):
     for name in values:
         result[name] = values[name]
     return result
+
+
+WP_VERSION = re.compile(r"^\$wp_version\s*=\s*'([^']+)'\s*;", re.MULTILINE)
+
+
+def core_version(wp_root):
+    """WordPress's version from wp-includes/version.php, as `wp core version` reads it."""
+    try:
+        with open(os.path.join(wp_root, "wp-includes", "version.php"), encoding="utf-8") as f:
+            match = WP_VERSION.search(f.read(65536))
+    except (OSError, UnicodeDecodeError):
+        return None
+    return match.group(1) if match else None

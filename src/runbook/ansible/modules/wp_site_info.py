@@ -9,7 +9,8 @@ DOCUMENTATION = r"""
 module: wp_site_info
 short_description: Read WordPress and plugin state on one node, without changing anything
 description:
-  - Reads the WordPress version (C(wp core version), which works with the database down),
+  - Reads the WordPress version from C(wp-includes/version.php), as C(wp core version) does
+    (it works with the database down),
     the plugin's version from its main file's header, the named options through
     C(wp option get --format=json), and the plugin's backups.
   - Options live in the site's database: ask for them on one node per site.
@@ -114,6 +115,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.runbook_wp import (
     WpError,
+    core_version,
     list_backups,
     parse_json_output,
     plugin_version,
@@ -182,11 +184,14 @@ def main():
             changed=False, options=options, errors=errors, runbook_report={"site": site}
         )
 
-    wordpress_version = None
-    try:
-        wordpress_version = wp(["core", "version"]).strip() or None
-    except (WpError, OSError) as exc:
-        errors.append(str(exc))
+    # What `wp core version` does (it reads version.php without booting WordPress), without
+    # starting PHP: one process less per node; WP-CLI only when the file cannot be parsed.
+    wordpress_version = core_version(p["path"])
+    if wordpress_version is None:
+        try:
+            wordpress_version = wp(["core", "version"]).strip() or None
+        except (WpError, OSError) as exc:
+            errors.append(str(exc))
     plugin_dir = os.path.join(p["path"], "wp-content", "plugins", p["plugin"])
     version = plugin_version(plugin_dir, p["plugin"])
     backups = list_backups(p["backup_dir"], p["backup_pattern"]) if p["backup_dir"] else []
