@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import queue
 import signal
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from tests.integration.streamed import Streamed
 
 from runbook.errors import ExitCode
 
@@ -50,46 +46,8 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def start(project: Path) -> tuple[subprocess.Popen[str], queue.Queue[str], list[str]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runbook", "--project", str(project), "slow"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env=dict(os.environ),
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    seen: list[str] = []
-
-    def pump() -> None:
-        assert proc.stdout
-        for line in proc.stdout:
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    return proc, lines, seen
-
-
-def wait_for(lines: queue.Queue[str], seen: list[str], text: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        seen.append(line)
-        if text in line:
-            return
-    raise AssertionError(f"never saw {text!r}; output so far:\n{''.join(seen)}")
-
-
-def finish(proc: subprocess.Popen[str], lines: queue.Queue[str], seen: list[str]) -> str:
-    proc.wait(timeout=120)
-    time.sleep(0.2)
-    while not lines.empty():
-        seen.append(lines.get())
-    return "".join(seen)
+def start(project: Path) -> Streamed:
+    return Streamed("--project", str(project), "slow")
 
 
 def last_run(runbook_cli) -> dict:  # type: ignore[type-arg]
@@ -98,10 +56,10 @@ def last_run(runbook_cli) -> dict:  # type: ignore[type-arg]
 
 
 def test_ctrl_c_once_finishes_the_current_task_then_stops(sandbox, runbook_cli, project) -> None:
-    proc, lines, seen = start(project)
-    wait_for(lines, seen, "task: Step one")
+    proc = start(project)
+    proc.wait_for("task: Step one")
     proc.send_signal(signal.SIGINT)
-    output = finish(proc, lines, seen)
+    output = proc.finish()
     assert proc.returncode == ExitCode.INTERRUPTED, output
     assert "stopping after the current task" in output
     step_one = output.split("task: Step one", 1)[1].split("task: Step two", 1)[0]
@@ -117,12 +75,12 @@ def test_ctrl_c_once_finishes_the_current_task_then_stops(sandbox, runbook_cli, 
 
 
 def test_ctrl_c_twice_cancels_now(sandbox, runbook_cli, project) -> None:
-    proc, lines, seen = start(project)
-    wait_for(lines, seen, "task: Step one")
+    proc = start(project)
+    proc.wait_for("task: Step one")
     proc.send_signal(signal.SIGINT)
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
-    output = finish(proc, lines, seen)
+    output = proc.finish()
     assert proc.returncode == ExitCode.INTERRUPTED, output
     assert "cancelling now" in output
     assert ": ok" not in output.split("task: Step one", 1)[1]  # step one never completed
@@ -133,10 +91,10 @@ def test_ctrl_c_twice_cancels_now(sandbox, runbook_cli, project) -> None:
 
 
 def test_sigterm_is_recorded_like_ctrl_c(sandbox, runbook_cli, project) -> None:
-    proc, lines, seen = start(project)
-    wait_for(lines, seen, "task: Step one")
+    proc = start(project)
+    proc.wait_for("task: Step one")
     proc.send_signal(signal.SIGTERM)
     proc.send_signal(signal.SIGTERM)
-    output = finish(proc, lines, seen)
+    output = proc.finish()
     assert proc.returncode == ExitCode.INTERRUPTED, output
     assert last_run(runbook_cli)["status"] == "interrupted"

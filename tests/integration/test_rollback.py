@@ -5,17 +5,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import queue
 import signal
-import subprocess
-import sys
 import tarfile
-import threading
-import time
 from pathlib import Path
 
 import pytest
+from tests.integration.streamed import Streamed
 
 from runbook.errors import ExitCode
 from runbook.sandbox import fleet
@@ -227,11 +222,11 @@ def test_unreachable_node_before_the_run(fleet_, runbook_cli) -> None:
 
 
 def test_unreachable_node_during_the_run(fleet_, runbook_cli, state_dir: Path) -> None:
-    lines, proc = start_p0(["-e", "runbook_serial=1"])
-    wait_for(lines, "Restore the plugin from a verified backup")
+    proc = start_p0(["-e", "runbook_serial=1"])
+    proc.wait_for("Restore the plugin from a verified backup")
     fleet_.fault("link-cut", "beta-1")  # beta-1 is the last wave
     try:
-        proc.wait(timeout=180)
+        proc.finish()
     finally:
         fleet_.fault("link-restore", "beta-1")
     assert proc.returncode == ExitCode.HOSTS_UNREACHABLE
@@ -366,10 +361,10 @@ def test_force_unlock_is_recorded(fleet_, runbook_cli) -> None:
 
 
 def test_two_rollbacks_at_once(fleet_, runbook_cli) -> None:
-    lines, proc = start_p0(["-e", "runbook_serial=1", "-l", "alpha"])
-    wait_for(lines, "Restore the plugin from a verified backup")
+    proc = start_p0(["-e", "runbook_serial=1", "-l", "alpha"])
+    proc.wait_for("Restore the plugin from a verified backup")
     second = p0(runbook_cli, "-l", "alpha")
-    proc.wait(timeout=180)
+    proc.finish()
     assert second.code == ExitCode.LOCK_HELD
     assert "is locked by run" in second.json()["hosts"]["alpha-1"]["message"]
     assert proc.returncode == 0
@@ -392,54 +387,16 @@ def assert_whole_trees(fleet_) -> None:
         assert live in known, f"{node} has a half tree"
 
 
-def start_p0(extra: list[str]):
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "runbook",
-            "p0-rollback",
-            "--reason",
-            "interrupted",
-            "--yes",
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=dict(os.environ),
-    )
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        for line in proc.stdout:  # type: ignore[union-attr]
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    return lines, proc
-
-
-def wait_for(lines: queue.Queue[str], text: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        seen.append(line)
-        if text in line:
-            return
-    raise AssertionError(f"never saw {text!r}:\n{''.join(seen)}")
+def start_p0(extra: list[str]) -> Streamed:
+    return Streamed("p0-rollback", "--reason", "interrupted", "--yes", *extra)
 
 
 def test_interrupted_restore_leaves_whole_trees_and_a_rerun_finishes(fleet_, runbook_cli) -> None:
-    lines, proc = start_p0(["-e", "runbook_serial=1"])
-    wait_for(lines, "Restore the plugin from a verified backup")
+    proc = start_p0(["-e", "runbook_serial=1"])
+    proc.wait_for("Restore the plugin from a verified backup")
     proc.send_signal(signal.SIGTERM)
     proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=120)
+    proc.finish()
     assert proc.returncode == ExitCode.INTERRUPTED
     assert_whole_trees(fleet_)
     run = runbook_cli("runs", "--json").json()[0]

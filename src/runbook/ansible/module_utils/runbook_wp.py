@@ -44,6 +44,18 @@ def wp_argv(wp_bin, path, args, allow_root=False, skip_plugins=None, skip_themes
     return argv
 
 
+def wp_argument_spec(**own):
+    """The WP-CLI options every wp_* module takes (path, wp_bin, allow_root, url), plus its own."""
+    spec = dict(
+        path=dict(type="path", required=True),
+        wp_bin=dict(type="str", default="wp"),
+        allow_root=dict(type="bool", default=False),
+        url=dict(type="str"),
+    )
+    spec.update(own)
+    return spec
+
+
 def run_wp(argv, timeout=60, env=None):
     """Run wp with stdin closed; returns stdout, raises WpError on a non-zero exit."""
     proc = subprocess.run(

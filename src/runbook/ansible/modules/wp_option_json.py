@@ -86,22 +86,19 @@ from ansible.module_utils.runbook_wp import (
     parse_json_output,
     run_wp,
     validate_values,
+    wp_argument_spec,
     wp_argv,
 )
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", required=True),
+        argument_spec=wp_argument_spec(
             option=dict(type="str", required=True),
             values=dict(type="dict", required=True),
             kind=dict(type="str", choices=["flags", "percentages"], default="flags"),
             create=dict(type="bool", default=False),
             skip_plugins=dict(type="str"),
-            wp_bin=dict(type="str", default="wp"),
-            allow_root=dict(type="bool", default=False),
-            url=dict(type="str"),
         ),
         supports_check_mode=True,
     )

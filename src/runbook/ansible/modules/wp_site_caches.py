@@ -54,18 +54,14 @@ actions:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.runbook_wp import WpError, run_wp, wp_argv
+from ansible.module_utils.runbook_wp import WpError, run_wp, wp_argument_spec, wp_argv
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", required=True),
+        argument_spec=wp_argument_spec(
             transients=dict(type="bool", default=True),
             skip_plugins=dict(type="str"),
-            wp_bin=dict(type="str", default="wp"),
-            allow_root=dict(type="bool", default=False),
-            url=dict(type="str"),
         ),
         supports_check_mode=True,
     )

@@ -120,14 +120,14 @@ from ansible.module_utils.runbook_wp import (
     parse_json_output,
     plugin_version,
     run_wp,
+    wp_argument_spec,
     wp_argv,
 )
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", required=True),
+        argument_spec=wp_argument_spec(
             plugin=dict(type="str", required=True),
             scope=dict(type="str", choices=["node", "site"], default="node"),
             options=dict(type="list", elements="str", default=[]),
@@ -136,9 +136,6 @@ def main():
                 type="str", default=r"[a-z0-9_-]+-backup-[0-9]{8}-[0-9]{6}\.tar\.gz"
             ),
             logs=dict(type="list", elements="path", default=[]),
-            wp_bin=dict(type="str", default="wp"),
-            allow_root=dict(type="bool", default=False),
-            url=dict(type="str"),
         ),
         supports_check_mode=True,
     )
