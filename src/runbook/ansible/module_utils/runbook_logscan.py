@@ -1,0 +1,468 @@
+# -*- coding: utf-8 -*-
+"""Scanning logs where they are: WordPress debug.log / PHP error log, nginx error and access logs.
+
+Plain Python (no Ansible import): the `log_scan_info` module runs it on each node, the tests
+import it directly. Everything is read as bytes, line by line, with a cap on line length, so
+binary garbage, invalid UTF-8 and megabyte lines are counted as unparsed, never a crash, and
+memory stays bounded whatever the file's size.
+
+Time windows use the fact that logs are written in time order: the start of a window is found
+by binary search over byte offsets (`seek_time`), so a query's cost follows the window, not the
+file. Incremental scans remember inode, a fingerprint of the first bytes and the offset, and
+survive rotation and copy-truncate.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import os
+import re
+
+MAX_LINE = 64 * 1024  # longer lines are counted as unparsed and skipped without being kept
+HEAD_BYTES = 256  # the fingerprint of a file's first bytes (rotation detection)
+UTC = datetime.timezone.utc
+MONTHS = {
+    m.encode(): i
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+
+# [27-Nov-2026 14:05:01 UTC] message   (PHP's error_log format; the zone is a name or offset)
+PHP_RECORD = re.compile(
+    rb"^\[(\d{2})-([A-Z][a-z]{2})-(\d{4}) (\d{2}):(\d{2}):(\d{2})"
+    rb"(?: ([A-Za-z0-9_/+:\-]+))?\] (.*)$",
+    re.DOTALL,
+)
+# 2026/11/27 14:05:01 [error] 1234#1234: *5 message   (no zone: the node's applies)
+NGINX_ERROR = re.compile(
+    rb"^(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2}):(\d{2}) \[([a-z]+)\] (.*)$", re.DOTALL
+)
+# combined: addr - user [27/Nov/2026:14:05:01 +0000] "GET /x HTTP/1.1" 200 512 "ref" "ua" [rt]
+ACCESS = re.compile(
+    rb"^(\S+) \S+ \S+ \[(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-]\d{4})\] "
+    rb'"([A-Z]+) (\S+)(?: [^"]*)?" (\d{3}) (\d+|-)(?: "[^"]*" "[^"]*")?(?: ([0-9.]+))?\s*$'
+)
+
+PHP_LEVELS = (
+    (b"PHP Fatal error", "fatal"),
+    (b"PHP Recoverable fatal error", "fatal"),
+    (b"PHP Parse error", "parse"),
+    (b"PHP Warning", "warning"),
+    (b"PHP Notice", "notice"),
+    (b"PHP Deprecated", "deprecated"),
+    (b"PHP Strict Standards", "notice"),
+    (b"PHP Error", "error"),
+)
+NGINX_LEVELS = {
+    b"emerg": "fatal",
+    b"alert": "fatal",
+    b"crit": "fatal",
+    b"error": "error",
+    b"warn": "warning",
+    b"notice": "notice",
+    b"info": "info",
+    b"debug": "info",
+}
+LOCATION = re.compile(r" in (/\S+?)(?: on line |:)(\d+)")
+NORMALISE = (
+    (re.compile(r"'[^']*'"), "'…'"),
+    (re.compile(r'"[^"]*"'), '"…"'),
+    (re.compile(r"0x[0-9a-fA-F]+"), "0x…"),
+    (re.compile(r"\b[0-9a-f]{8,}\b"), "…"),
+    (re.compile(r"\d+(\.\d+)?"), "N"),
+)
+
+
+class Record:
+    """One log record: its first line parsed, continuation lines (stack traces) attached."""
+
+    __slots__ = ("file", "level", "line", "lines", "mase", "message", "source", "time")
+
+    def __init__(self, time, level, message, source):
+        self.time = time
+        self.level = level
+        self.message = message
+        self.source = source
+        self.lines = 1
+        self.file = None
+        self.line = None
+        self.mase = False
+
+    def fingerprint(self):
+        """level + file + line + the message with numbers, ids and quoted values normalised."""
+        message = LOCATION.sub("", self.message)
+        for pattern, replacement in NORMALISE:
+            message = pattern.sub(replacement, message)
+        return f"{self.level}|{self.file or '-'}|{self.line or '-'}|{message.strip()[:300]}"
+
+
+def _zone(name, default):
+    if not name:
+        return default
+    text = name.decode("ascii", "replace")
+    if text in ("UTC", "GMT", "Z"):
+        return UTC
+    match = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", text)
+    if match:
+        sign = 1 if match.group(1) == "+" else -1
+        return datetime.timezone(
+            sign * datetime.timedelta(hours=int(match.group(2)), minutes=int(match.group(3)))
+        )
+    try:
+        import zoneinfo
+
+        return zoneinfo.ZoneInfo(text)
+    except (ImportError, ValueError, KeyError, OSError):
+        return default
+
+
+def parse_php_head(raw, local_tz=UTC, mase_paths=(b"/plugins/mase/",)):
+    """The first line of a debug.log / PHP error log record, or None for a continuation line."""
+    match = PHP_RECORD.match(raw)
+    if not match:
+        return None
+    day, month, year, hh, mm, ss, zone, body = match.groups()
+    if month not in MONTHS:
+        return None
+    try:
+        when = datetime.datetime(
+            int(year),
+            MONTHS[month],
+            int(day),
+            int(hh),
+            int(mm),
+            int(ss),
+            tzinfo=_zone(zone, local_tz),
+        )
+    except ValueError:
+        return None
+    level = "info"
+    for prefix, name in PHP_LEVELS:
+        if body.startswith(prefix):
+            level = name
+            break
+    text = body.decode("utf-8", "replace").rstrip()
+    record = Record(when.astimezone(UTC), level, text, "php")
+    located = LOCATION.search(text)
+    if located:
+        record.file, record.line = located.group(1), int(located.group(2))
+    record.mase = (
+        body.startswith(b"MASE") or b"MASE:" in body[:200] or any(p in body for p in mase_paths)
+    )
+    return record
+
+
+def parse_nginx_error(raw, local_tz=UTC):
+    match = NGINX_ERROR.match(raw)
+    if not match:
+        return None
+    year, month, day, hh, mm, ss, level, body = match.groups()
+    try:
+        when = datetime.datetime(
+            int(year), int(month), int(day), int(hh), int(mm), int(ss), tzinfo=local_tz
+        )
+    except ValueError:
+        return None
+    record = Record(
+        when.astimezone(UTC),
+        NGINX_LEVELS.get(level, "info"),
+        body.decode("utf-8", "replace").rstrip(),
+        "nginx",
+    )
+    record.mase = b"/wp-json/mase/" in body or b"/plugins/mase/" in body
+    if b"PHP message: PHP Fatal error" in body:
+        record.level = "fatal"
+    return record
+
+
+def parse_access(raw):
+    """(time, method, path, status, request_time or None) of one combined-format line."""
+    match = ACCESS.match(raw)
+    if not match:
+        return None
+    _, day, month, year, hh, mm, ss, zone, method, path, status, _, rt = match.groups()
+    if month not in MONTHS:
+        return None
+    try:
+        when = datetime.datetime(
+            int(year), MONTHS[month], int(day), int(hh), int(mm), int(ss), tzinfo=_zone(zone, UTC)
+        )
+    except ValueError:
+        return None
+    return (
+        when.astimezone(UTC),
+        method.decode("ascii", "replace"),
+        path.decode("utf-8", "replace"),
+        int(status),
+        float(rt) if rt else None,
+    )
+
+
+def read_lines(handle, stop=None):
+    """Yield (offset, line) with lines capped at MAX_LINE; an overlong line yields None."""
+    offset = handle.tell()
+    while stop is None or offset < stop:
+        line = handle.readline(MAX_LINE + 1)
+        if not line:
+            return
+        start = offset
+        offset += len(line)
+        if len(line) > MAX_LINE and not line.endswith(b"\n"):
+            while True:  # skip the rest of an overlong line without keeping it
+                rest = handle.readline(MAX_LINE)
+                offset += len(rest)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield start, None
+            continue
+        yield start, line.rstrip(b"\r\n")
+
+
+def line_time(raw, kind, local_tz):
+    if kind in ("php", "wordpress"):
+        record = parse_php_head(raw, local_tz)
+        return record.time if record else None
+    if kind == "nginx_error":
+        record = parse_nginx_error(raw, local_tz)
+        return record.time if record else None
+    parsed = parse_access(raw)
+    return parsed[0] if parsed else None
+
+
+def seek_time(handle, size, since, kind, local_tz=UTC, probe=16):
+    """The offset of the first record at or after `since`, by binary search over the file.
+
+    Logs are appended in time order; a few records out of order (clock skew between writers)
+    only move the start by those records. Cost: O(log(size)) short reads.
+    """
+    low, high = 0, size
+    while high - low > 4096:
+        mid = (low + high) // 2
+        handle.seek(mid)
+        handle.readline(MAX_LINE + 1)  # to the next line start
+        found = None
+        for _ in range(probe):
+            pos = handle.tell()
+            raw = handle.readline(MAX_LINE + 1)
+            if not raw:
+                break
+            when = line_time(raw.rstrip(b"\r\n"), kind, local_tz)
+            if when is not None:
+                found = (pos, when)
+                break
+        if found is None:
+            high = mid
+        elif found[1] < since:
+            low = found[0] + 1
+        else:
+            high = mid
+    handle.seek(low)
+    if low:
+        handle.readline(MAX_LINE + 1)
+    # The last few KB by hand: the first record at or after `since`.
+    while True:
+        pos = handle.tell()
+        raw = handle.readline(MAX_LINE + 1)
+        if not raw:
+            return pos
+        when = line_time(raw.rstrip(b"\r\n"), kind, local_tz)
+        if when is not None and when >= since:
+            handle.seek(pos)
+            return pos
+
+
+def file_identity(path):
+    """(inode, sha256 of the first bytes, size): how a later scan knows it is the same file."""
+    st = os.stat(path)
+    with open(path, "rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    return st.st_ino, hashlib.sha256(head).hexdigest(), st.st_size
+
+
+def resume_offset(path, state):
+    """Where an incremental scan starts: the remembered offset if the file is the same one and
+    has not shrunk (copy-truncate), else 0. Returns (offset, reason)."""
+    inode, head, size = file_identity(path)
+    if not state:
+        return 0, "first scan"
+    if state.get("inode") != inode:
+        return 0, "rotated (new inode)"
+    if size < state.get("offset", 0):
+        return 0, "truncated (copy-truncate)"
+    if len(head) and state.get("head") and state.get("head_len", HEAD_BYTES) <= size:
+        with open(path, "rb") as handle:
+            now = hashlib.sha256(handle.read(state["head_len"])).hexdigest()
+        if now != state["head"]:
+            return 0, "rewritten (first bytes differ)"
+    return state.get("offset", 0), "resumed"
+
+
+class Summary:
+    """Counts per level and source, fingerprints, and what could not be parsed."""
+
+    def __init__(self, top=10, max_fingerprints=5000):
+        self.counts = {}
+        self.mase = 0
+        self.records = 0
+        self.unparsed = 0
+        self.overlong = 0
+        self.fingerprints = {}
+        self.max_fingerprints = max_fingerprints
+        self.dropped_fingerprints = 0
+        self.top = top
+        self.first = None
+        self.last = None
+
+    def add(self, record, where):
+        self.records += 1
+        key = f"{record.source}:{record.level}"
+        self.counts[key] = self.counts.get(key, 0) + 1
+        if record.mase:
+            self.mase += 1
+            self.counts[f"mase:{record.level}"] = self.counts.get(f"mase:{record.level}", 0) + 1
+        stamp = record.time.isoformat()
+        self.first = self.first or stamp
+        self.last = stamp
+        if record.level in ("info",):
+            return
+        fp = record.fingerprint()
+        entry = self.fingerprints.get(fp)
+        if entry is None:
+            if len(self.fingerprints) >= self.max_fingerprints:
+                self.dropped_fingerprints += 1
+                return
+            entry = self.fingerprints[fp] = {
+                "fingerprint": fp,
+                "level": record.level,
+                "count": 0,
+                "first_seen": stamp,
+                "last_seen": stamp,
+                "sample": record.message[:500],
+                "where": where,
+                "mase": record.mase,
+            }
+        entry["count"] += 1
+        entry["last_seen"] = stamp
+
+    def result(self):
+        top = sorted(self.fingerprints.values(), key=lambda e: (-e["count"], e["fingerprint"]))
+        return {
+            "records": self.records,
+            "counts": dict(sorted(self.counts.items())),
+            "mase_records": self.mase,
+            "unparsed_lines": self.unparsed,
+            "overlong_lines": self.overlong,
+            "first": self.first,
+            "last": self.last,
+            "top": top[: self.top],
+            "distinct_fingerprints": len(self.fingerprints),
+            "fingerprints_dropped": self.dropped_fingerprints,
+        }
+
+
+def scan_records(handle, kind, summary, where, since=None, until=None, local_tz=UTC, stop=None):
+    """Fold the records between the handle's offset and `stop` into `summary`.
+
+    Returns the offset after the last complete line (what an incremental scan remembers).
+    """
+    current = None
+    last_complete = handle.tell()
+    for offset, raw in read_lines(handle, stop):
+        if raw is None:
+            summary.unparsed += 1
+            summary.overlong += 1
+            last_complete = handle.tell()
+            continue
+        record = (
+            parse_php_head(raw, local_tz)
+            if kind in ("php", "wordpress")
+            else parse_nginx_error(raw, local_tz)
+        )
+        if record is None:
+            if current is not None and kind in ("php", "wordpress") and _continues(raw):
+                current.lines += 1  # a stack trace line belongs to the record above it
+            elif raw.strip():
+                summary.unparsed += 1
+            last_complete = offset + len(raw) + 1
+            continue
+        if current is not None and _in_window(current, since, until):
+            summary.add(current, where)
+        current = record
+        last_complete = offset + len(raw) + 1
+        if until is not None and record.time > until and kind != "php":
+            break
+    if current is not None and _in_window(current, since, until):
+        summary.add(current, where)
+    return last_complete
+
+
+def _continues(raw):
+    """A PHP record's continuation: its stack trace, indented lines, `thrown in ...`."""
+    return raw.startswith((b"Stack trace:", b"#", b" ", b"\t", b"PHP ", b"  thrown"))
+
+
+def _in_window(record, since, until):
+    return (since is None or record.time >= since) and (until is None or record.time <= until)
+
+
+def access_stats(handle, since=None, until=None, api_prefix="/wp-json/mase/", stop=None):
+    """Requests, 5xx, the plugin API's error rate and response-time percentiles."""
+    requests = errors = api = api_errors = unparsed = 0
+    times = []
+    for _, raw in read_lines(handle, stop):
+        if raw is None:
+            unparsed += 1
+            continue
+        parsed = parse_access(raw)
+        if parsed is None:
+            if raw.strip():
+                unparsed += 1
+            continue
+        when, _, path, status, rt = parsed
+        if (since and when < since) or (until and when > until):
+            continue
+        requests += 1
+        if status >= 500:
+            errors += 1
+        if path.startswith(api_prefix):
+            api += 1
+            if status >= 500:
+                api_errors += 1
+        if rt is not None and len(times) < 1_000_000:
+            times.append(rt)
+    times.sort()
+
+    def pct(p):
+        if not times:
+            return None
+        return times[min(len(times) - 1, round(p / 100 * (len(times) - 1)))]
+
+    return {
+        "requests": requests,
+        "errors_5xx": errors,
+        "api_requests": api,
+        "api_errors": api_errors,
+        "error_rate": errors / requests if requests else None,
+        "api_error_rate": api_errors / api if api else None,
+        "response_time_p50": pct(50),
+        "response_time_p95": pct(95),
+        "response_time_p99": pct(99),
+        "timed_requests": len(times),
+        "unparsed_lines": unparsed,
+    }
+
+
+def parse_since(text, now=None):
+    """`5m`, `1h`, `2d`, or an ISO 8601 time: the start of a window, in UTC."""
+    now = now or datetime.datetime.now(UTC)
+    match = re.fullmatch(r"(\d+)([smhd])", text.strip())
+    if match:
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+        return now - datetime.timedelta(**{unit: int(match.group(1))})
+    try:
+        when = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a duration (5m, 1h, 2d) or an ISO 8601 time") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

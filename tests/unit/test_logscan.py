@@ -1,0 +1,165 @@
+"""module_utils/runbook_logscan.py on real-format samples of each log type."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from runbook.ansible.module_utils import runbook_logscan as ls
+
+UTC = datetime.UTC
+
+DEBUG_LOG = b"""\
+[27-Nov-2026 14:00:01 UTC] PHP Deprecated:  Creation of dynamic property WP_Foo::$bar is deprecated in /var/www/a/htdocs/wp-includes/class-foo.php on line 12
+[27-Nov-2026 14:00:05 UTC] MASE: modern API client lost its envelope for /mase/v1/settings
+[27-Nov-2026 14:00:05 UTC] PHP Warning:  Undefined array key "payload" in /var/www/a/htdocs/wp-content/plugins/mase/includes/modern-api-client.php on line 24
+[27-Nov-2026 14:00:05 UTC] PHP Fatal error:  Uncaught Error: Call to undefined function mase_modern_client_dispatch() in /var/www/a/htdocs/wp-content/plugins/mase/includes/modern-api-client.php:27
+Stack trace:
+#0 /var/www/a/htdocs/wp-includes/class-wp-hook.php(308): {closure}(NULL, 'mase_rest_statu...', Object(WP_REST_Request))
+#1 {main}
+  thrown in /var/www/a/htdocs/wp-content/plugins/mase/includes/modern-api-client.php on line 27
+[27-Nov-2026 14:00:09 UTC] PHP Warning:  Undefined array key "payload" in /var/www/a/htdocs/wp-content/plugins/mase/includes/modern-api-client.php on line 24
+[27-Nov-2026 15:00:00 Europe/Berlin] PHP Notice:  Something at 15:00 Berlin time in /x.php on line 3
+garbage line without a timestamp \xff\xfe
+"""
+
+NGINX_ERROR = b"""\
+2026/11/27 14:00:05 [error] 812#812: *41 FastCGI sent in stderr: "PHP message: PHP Fatal error:  Uncaught Error" while reading response header from upstream, request: "GET /wp-json/mase/v1/status HTTP/1.1"
+2026/11/27 14:00:07 [warn] 812#812: *42 an upstream response is buffered to a temporary file
+"""
+
+ACCESS_LOG = b"""\
+10.0.0.1 - - [27/Nov/2026:14:00:01 +0000] "GET /wp-login.php HTTP/1.1" 200 4120 "-" "curl/7.88" 0.080
+10.0.0.1 - - [27/Nov/2026:14:00:02 +0000] "GET /wp-json/mase/v1/status HTTP/1.1" 500 120 "-" "curl/7.88" 1.250
+10.0.0.1 - - [27/Nov/2026:14:00:03 +0000] "POST /wp-json/mase/v1/settings HTTP/1.1" 200 80 "-" "curl/7.88" 0.300
+10.0.0.1 - - [27/Nov/2026:14:00:04 +0000] "GET / HTTP/1.1" 200 512 "-" "Mozilla/5.0 (X11)"
+not an access line
+"""
+
+
+def scan(data: bytes, kind: str = "php", **kw) -> dict:  # type: ignore[type-arg]
+    summary = ls.Summary()
+    ls.scan_records(io.BytesIO(data), kind, summary, "node-1", **kw)
+    return summary.result()
+
+
+def test_php_records_levels_mase_and_stack_traces() -> None:
+    result = scan(DEBUG_LOG)
+    assert result["counts"] == {
+        "mase:fatal": 1,
+        "mase:info": 1,
+        "mase:warning": 2,
+        "php:deprecated": 1,
+        "php:fatal": 1,
+        "php:info": 1,
+        "php:notice": 1,
+        "php:warning": 2,
+    }
+    assert result["records"] == 6
+    assert result["unparsed_lines"] == 1  # the garbage line; stack trace lines belong to a record
+    top = result["top"][0]
+    assert top["count"] == 2 and top["level"] == "warning"
+    assert top["fingerprint"].startswith(
+        "warning|/var/www/a/htdocs/wp-content/plugins/mase/includes/modern-api-client.php|24|"
+    )
+    fatal = next(e for e in result["top"] if e["level"] == "fatal")
+    assert fatal["first_seen"] == "2026-11-27T14:00:05+00:00" and fatal["mase"]
+
+
+def test_zones_apply() -> None:
+    record = ls.parse_php_head(b"[27-Nov-2026 15:00:00 Europe/Berlin] PHP Notice:  x")
+    assert record is not None and record.time == datetime.datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
+    nginx = ls.parse_nginx_error(
+        b"2026/11/27 14:00:05 [error] 1#1: x", datetime.timezone(datetime.timedelta(hours=2))
+    )
+    assert nginx is not None and nginx.time.hour == 12
+
+
+def test_fingerprints_normalise_numbers_ids_and_quotes() -> None:
+    a = ls.parse_php_head(
+        b"[27-Nov-2026 14:00:01 UTC] PHP Warning:  Order 123 'abc' in /a.php on line 9"
+    )
+    b = ls.parse_php_head(
+        b"[27-Nov-2026 14:00:02 UTC] PHP Warning:  Order 456 'xyz' in /a.php on line 9"
+    )
+    assert a and b and a.fingerprint() == b.fingerprint()
+
+
+def test_window_filters_records() -> None:
+    since = datetime.datetime(2026, 11, 27, 14, 0, 6, tzinfo=UTC)
+    result = scan(DEBUG_LOG, since=since)
+    # The Berlin record is at 14:00:00 UTC: before the window.
+    assert result["counts"] == {"php:warning": 1, "mase:warning": 1}
+
+
+def test_nginx_error_levels() -> None:
+    result = scan(NGINX_ERROR, "nginx_error")
+    assert result["counts"] == {"mase:fatal": 1, "nginx:fatal": 1, "nginx:warning": 1}
+
+
+def test_access_stats() -> None:
+    stats = ls.access_stats(io.BytesIO(ACCESS_LOG))
+    assert stats["requests"] == 4 and stats["errors_5xx"] == 1
+    assert stats["api_requests"] == 2 and stats["api_error_rate"] == 0.5
+    assert stats["timed_requests"] == 3 and stats["response_time_p50"] == 0.3
+    assert stats["unparsed_lines"] == 1
+
+
+def test_overlong_lines_and_binary_garbage_are_counted(tmp_path: Path) -> None:
+    data = b"\x00\xff" * 100 + b"\n" + b"x" * (ls.MAX_LINE * 3) + b"\n" + DEBUG_LOG
+    result = scan(data)
+    assert result["overlong_lines"] == 1
+    assert result["unparsed_lines"] == 3
+    assert result["records"] == 6
+
+
+def write_log(path: Path, start: datetime.datetime, records: int, step_s: int = 1) -> None:
+    with open(path, "wb") as f:
+        for i in range(records):
+            t = start + datetime.timedelta(seconds=i * step_s)
+            f.write(
+                t.strftime("[%d-%b-%Y %H:%M:%S UTC] ").encode()
+                + f"PHP Warning:  thing {i} in /a.php on line 3\n".encode()
+            )
+
+
+def test_seek_time_finds_the_window_start(tmp_path: Path) -> None:
+    path = tmp_path / "debug.log"
+    start = datetime.datetime(2026, 11, 27, 0, 0, tzinfo=UTC)
+    write_log(path, start, 50_000)
+    since = start + datetime.timedelta(seconds=40_000)
+    with open(path, "rb") as f:
+        offset = ls.seek_time(f, os.path.getsize(path), since, "php")
+        f.seek(offset)
+        first = ls.parse_php_head(f.readline().rstrip(b"\n"))
+        assert first is not None and first.time == since
+
+
+def test_incremental_resume_rotation_and_copytruncate(tmp_path: Path) -> None:
+    path = tmp_path / "debug.log"
+    path.write_bytes(DEBUG_LOG)
+    inode, head, size = ls.file_identity(path)
+    state = {"inode": inode, "head": head, "head_len": min(size, ls.HEAD_BYTES), "offset": size}
+    assert ls.resume_offset(path, state) == (size, "resumed")
+    with open(path, "ab") as f:
+        f.write(b"[27-Nov-2026 16:00:00 UTC] PHP Warning:  new in /b.php on line 1\n")
+    assert ls.resume_offset(path, state)[0] == size  # only what is new
+    with open(path, "r+b") as f:  # copytruncate: same inode, shorter
+        f.truncate(0)
+    assert ls.resume_offset(path, state) == (0, "truncated (copy-truncate)")
+    path.unlink()
+    path.write_bytes(NGINX_ERROR * 10)  # rotated: a new file (its inode may be reused)
+    offset, reason = ls.resume_offset(path, state)
+    assert offset == 0 and reason in ("rotated (new inode)", "rewritten (first bytes differ)")
+
+
+@pytest.mark.parametrize("text,expected", [("5m", 300), ("1h", 3600), ("2d", 172800)])
+def test_parse_since(text: str, expected: int) -> None:
+    now = datetime.datetime(2026, 11, 27, 12, tzinfo=UTC)
+    assert (now - ls.parse_since(text, now)).total_seconds() == expected
+    with pytest.raises(ValueError, match="not a duration"):
+        ls.parse_since("soon")
