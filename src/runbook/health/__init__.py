@@ -1,0 +1,1 @@
+"""Health: thresholds (the workflow document's tables), verdicts and rollback decisions."""
