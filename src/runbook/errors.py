@@ -25,6 +25,11 @@ class ExitCode(IntEnum):
     ABORTED = 7
     #: The sandbox or the local machine cannot do what was asked.
     ENVIRONMENT = 8
+    #: `runbook health`: the worst verdict is yellow / red (a rollback trigger fired is red) /
+    #: nothing could be judged. Green is OK.
+    HEALTH_YELLOW = 10
+    HEALTH_RED = 11
+    HEALTH_INCONCLUSIVE = 12
     #: Interrupted by Ctrl-C or SIGTERM; the run record says how far it got.
     INTERRUPTED = 130
 

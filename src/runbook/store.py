@@ -49,6 +49,27 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, host)
     );
     """,
+    """
+    CREATE TABLE decisions (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id      TEXT REFERENCES runs (id) ON DELETE SET NULL,
+        created_at  TEXT NOT NULL,
+        verdict     TEXT NOT NULL,            -- green, yellow, red, inconclusive
+        rollback    INTEGER NOT NULL,         -- an automatic trigger fired
+        fired       TEXT NOT NULL,            -- JSON list of rule names
+        rules       TEXT NOT NULL,            -- JSON: every rule with its result and evidence
+        inputs      TEXT NOT NULL             -- JSON: window, counts, rates, baseline, thresholds
+    );
+    CREATE INDEX decisions_created ON decisions (created_at);
+    CREATE TABLE baselines (
+        host         TEXT PRIMARY KEY,
+        site         TEXT,
+        captured_at  TEXT NOT NULL,
+        run_id       TEXT,
+        metrics      TEXT NOT NULL,           -- JSON: metric -> value
+        fingerprints TEXT NOT NULL            -- JSON list: the error fingerprints seen
+    );
+    """,
 )
 
 
@@ -241,3 +262,71 @@ class Store:
         run["summary"] = json.loads(run["summary"]) if run["summary"] else None
         run["check_mode"] = bool(run["check_mode"])
         return run
+
+    # -- health -------------------------------------------------------------------------------
+
+    def add_decision(
+        self,
+        *,
+        run_id: str | None,
+        created_at: str,
+        verdict: str,
+        rollback: bool,
+        fired: list[str],
+        rules: list[dict[str, Any]],
+        inputs: dict[str, Any],
+    ) -> int:
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO decisions (run_id, created_at, verdict, rollback, fired, rules, "
+                "inputs) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    created_at,
+                    verdict,
+                    int(rollback),
+                    json.dumps(fired),
+                    json.dumps(rules, default=str),
+                    json.dumps(inputs, default=str),
+                ),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def decisions(self, limit: int = 20) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT * FROM decisions ORDER BY id DESC LIMIT ?", (limit,)
+        ).fetchall()
+        out = []
+        for row in rows:
+            item = dict(row)
+            for key in ("fired", "rules", "inputs"):
+                item[key] = json.loads(item[key])
+            item["rollback"] = bool(item["rollback"])
+            out.append(item)
+        return out
+
+    def set_baseline(
+        self,
+        *,
+        host: str,
+        site: str | None,
+        captured_at: str,
+        run_id: str,
+        metrics: dict[str, Any],
+        fingerprints: list[str],
+    ) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO baselines (host, site, captured_at, run_id, metrics, "
+                "fingerprints) VALUES (?, ?, ?, ?, ?, ?)",
+                (host, site, captured_at, run_id, json.dumps(metrics), json.dumps(fingerprints)),
+            )
+
+    def baselines(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for row in self.db.execute("SELECT * FROM baselines"):
+            item = dict(row)
+            item["metrics"] = json.loads(item["metrics"])
+            item["fingerprints"] = json.loads(item["fingerprints"])
+            out[item["host"]] = item
+        return out

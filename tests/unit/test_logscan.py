@@ -163,3 +163,11 @@ def test_parse_since(text: str, expected: int) -> None:
     assert (now - ls.parse_since(text, now)).total_seconds() == expected
     with pytest.raises(ValueError, match="not a duration"):
         ls.parse_since("soon")
+
+
+def test_a_half_written_last_line_is_read_again_next_time() -> None:
+    whole = b"[27-Nov-2026 14:00:01 UTC] PHP Warning:  a in /a.php on line 1\n"
+    half = b"[27-Nov-2026 14:00:02 UTC] PHP Fatal err"
+    summary = ls.Summary()
+    end = ls.scan_records(io.BytesIO(whole + half), "php", summary, "x")
+    assert end == len(whole)  # an incremental scan resumes at the half line's start

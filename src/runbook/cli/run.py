@@ -100,13 +100,50 @@ def confirm(book: Runbook, hosts: dict[str, str | None], yes: bool, check: bool)
 
 
 def run_runbook(ctx: click.Context, book: Runbook, options: dict[str, Any]) -> int:
+    from runbook.views import REPORTS, print_summary
+
+    as_json = options.pop("as_json")
+    result, stdout = execute_options(ctx, book, options, as_json)
+    report = REPORTS.get(book.name)
+    if as_json:
+        document = result.to_json()
+        if report:
+            document["report"] = report[0](result)
+        click.echo(json.dumps(document, indent=2, default=str))
+    else:
+        if report:
+            report[1](stdout, report[0](result))
+        print_summary(stdout, result)
+    return int(result.exit_code)
+
+
+def common_options(**given: Any) -> dict[str, Any]:
+    """The common options with their defaults, for commands that run a runbook themselves."""
+    options: dict[str, Any] = {
+        "reason": None,
+        "inventory": (),
+        "limit": None,
+        "extra_vars": (),
+        "check": False,
+        "diff": False,
+        "yes": False,
+        "verbose": 0,
+        "forks": None,
+    }
+    options.update(given)
+    return options
+
+
+def execute_options(
+    ctx: click.Context, book: Runbook, options: dict[str, Any], quiet: bool
+) -> tuple[Any, Console]:
+    """Validate the command line, resolve the inventory, confirm, run, record: the result."""
     from runbook import inventory as inv
     from runbook.execution import RunRequest, execute
     from runbook.progress import LiveProgress, NoProgress, PlainProgress
-    from runbook.views import REPORTS, print_summary
 
     root = ctx.find_root().obj
-    as_json = options.pop("as_json")
+    as_json = quiet
     stderr = Console(stderr=True)
 
     def warn(message: str) -> None:
@@ -155,17 +192,7 @@ def run_runbook(ctx: click.Context, book: Runbook, options: dict[str, Any]) -> i
             result = execute(request, store, on_event=progress, warn=warn)
     finally:
         store.close()
-    report = REPORTS.get(book.name)
-    if as_json:
-        document = result.to_json()
-        if report:
-            document["report"] = report[0](result)
-        click.echo(json.dumps(document, indent=2, default=str))
-    else:
-        if report:
-            report[1](stdout, report[0](result))
-        print_summary(stdout, result)
-    return int(result.exit_code)
+    return result, stdout
 
 
 def make_command(book: Runbook) -> click.Command:

@@ -19,6 +19,8 @@ FAULTS = (
     "php-start",
     "nginx-stop",
     "nginx-start",
+    "traffic-red",
+    "traffic-green",
     "db-stop",
     "db-start",
     "plugin-rest",
@@ -124,13 +126,15 @@ def status_cmd(as_json: bool) -> None:
 @click.argument("fault", type=click.Choice(FAULTS))
 @click.argument("target")
 def fault_cmd(fault: str, target: str) -> None:
-    """Inject or clear a fault. TARGET is a host (sshd, link, php, nginx) or a site (db, plugin).
+    """Inject or clear a fault on a host (sshd, link, php, nginx, traffic) or a site (db, plugin).
 
     \b
     sshd-stop / sshd-start    stop the host's sshd and its sessions / start it
     link-cut / link-restore   take the host's network link down / up
     php-stop / php-start      stop / start the host's php-fpm (the site answers 502)
     nginx-stop / nginx-start  stop / start the host's nginx (the site does not answer)
+    traffic-red               a minute of bad traffic in the logs: fatals, 5xx, slow API
+    traffic-green             a minute of fast, clean traffic in the host's logs
     db-stop / db-start        stop / start the site's MariaDB
     plugin-rest               mase 2.1.0 logs warnings and fatals on its REST routes
     plugin-load               mase 2.1.0 dies while loading (wp-admin crashes)

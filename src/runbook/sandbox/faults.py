@@ -57,6 +57,11 @@ def set_plugin_fault(site: Site, mode: str) -> None:
 def apply(fault: str, target: str) -> None:
     topology = _topology()
     root = sandbox_dir()
+    if fault.startswith("traffic-"):
+        from runbook.sandbox import traffic
+
+        traffic.write(root, _node(topology, target), fault.removeprefix("traffic-"))
+        return
     if fault.startswith(("sshd-", "link-", "php-", "nginx-")):
         node = _node(topology, target)
         if fault == "sshd-stop":

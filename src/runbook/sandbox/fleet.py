@@ -306,7 +306,8 @@ def status() -> dict[str, Any]:
 
 
 def reset(say: Say = _quiet) -> None:
-    """Put every site back as `up` built it: plugin 2.1.0, the original backups and options.
+    """Put every site back as `up` built it: plugin 2.1.0, the original backups and options,
+    empty logs.
 
     For drills and tests that roll the fleet back again and again.
     """
@@ -327,6 +328,16 @@ def reset(say: Say = _quiet) -> None:
         for sub in ("backups", "locks"):
             shutil.rmtree(site_dir / sub, ignore_errors=True)
         shutil.copytree(root / "cache" / "backups", site_dir / "backups")
+        # Empty logs: a drill's health verdicts start from nothing.
+        for log in (
+            tree / "wp-content" / "debug.log",
+            tree / "log" / "php" / "error.log",
+            tree / "log" / "nginx" / "error.log",
+            tree / "log" / "nginx" / "access.log",
+        ):
+            if log.exists():
+                with open(log, "r+b") as handle:
+                    handle.truncate(0)
     options = {
         "mase_feature_flags": assets.FEATURE_FLAGS,
         "mase_feature_rollout_percentages": assets.ROLLOUT_PERCENTAGES,

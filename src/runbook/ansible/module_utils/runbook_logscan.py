@@ -201,7 +201,11 @@ def parse_access(raw):
 
 
 def read_lines(handle, stop=None):
-    """Yield (offset, line) with lines capped at MAX_LINE; an overlong line yields None."""
+    """Yield (start, end, line) with lines capped at MAX_LINE; an overlong line yields None.
+
+    `end` is where the next line starts, or `start` itself for a last line with no newline
+    yet (still being written): an incremental scan resumes there and reads it whole next time.
+    """
     offset = handle.tell()
     while stop is None or offset < stop:
         line = handle.readline(MAX_LINE + 1)
@@ -215,9 +219,9 @@ def read_lines(handle, stop=None):
                 offset += len(rest)
                 if not rest or rest.endswith(b"\n"):
                     break
-            yield start, None
+            yield start, offset, None
             continue
-        yield start, line.rstrip(b"\r\n")
+        yield start, (offset if line.endswith(b"\n") else start), line.rstrip(b"\r\n")
 
 
 def line_time(raw, kind, local_tz):
@@ -369,11 +373,11 @@ def scan_records(handle, kind, summary, where, since=None, until=None, local_tz=
     """
     current = None
     last_complete = handle.tell()
-    for offset, raw in read_lines(handle, stop):
+    for _, end, raw in read_lines(handle, stop):
+        last_complete = end
         if raw is None:
             summary.unparsed += 1
             summary.overlong += 1
-            last_complete = handle.tell()
             continue
         record = (
             parse_php_head(raw, local_tz)
@@ -385,12 +389,12 @@ def scan_records(handle, kind, summary, where, since=None, until=None, local_tz=
                 current.lines += 1  # a stack trace line belongs to the record above it
             elif raw.strip():
                 summary.unparsed += 1
-            last_complete = offset + len(raw) + 1
             continue
+        if kind == "wordpress":
+            record.source = "wordpress"  # debug.log; "php" is the PHP error log
         if current is not None and _in_window(current, since, until):
             summary.add(current, where)
         current = record
-        last_complete = offset + len(raw) + 1
         if until is not None and record.time > until and kind != "php":
             break
     if current is not None and _in_window(current, since, until):
@@ -411,7 +415,7 @@ def access_stats(handle, since=None, until=None, api_prefix="/wp-json/mase/", st
     """Requests, 5xx, the plugin API's error rate and response-time percentiles."""
     requests = errors = api = api_errors = unparsed = 0
     times = []
-    for _, raw in read_lines(handle, stop):
+    for _, _, raw in read_lines(handle, stop):
         if raw is None:
             unparsed += 1
             continue

@@ -1,0 +1,357 @@
+"""`runbook logs errors|top` and `runbook health [baseline]`: the logs, judged.
+
+Both run the catalog's `log-scan` runbook (the log_scan_info module on every node) and judge
+what it returns here, with the workflow document's thresholds and decision matrix.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from runbook.errors import ExitCode, RunbookError
+
+VERDICT_STYLE = {"green": "green", "yellow": "yellow", "red": "bold red", "inconclusive": "dim"}
+VERDICT_EXIT = {
+    "green": ExitCode.OK,
+    "yellow": ExitCode.HEALTH_YELLOW,
+    "red": ExitCode.HEALTH_RED,
+    "inconclusive": ExitCode.HEALTH_INCONCLUSIVE,
+}
+LEVELS = ("fatal", "parse", "error", "warning", "notice", "deprecated")
+SOURCES = ("php", "wordpress", "nginx", "mase")
+
+target_options = [
+    click.option(
+        "-i",
+        "--inventory",
+        multiple=True,
+        metavar="INVENTORY",
+        help="Inventory (default: as for runbooks).",
+    ),
+    click.option("-l", "--limit", metavar="PATTERN", help="Only these hosts or groups."),
+    click.option("--json", "as_json", is_flag=True, help="Print JSON."),
+]
+
+
+def _with_targets(f: Any) -> Any:
+    for option in reversed(target_options):
+        f = option(f)
+    return f
+
+
+def scan(
+    ctx: click.Context, since: str, top: int, inventory: tuple[str, ...], limit: str | None
+) -> Any:
+    """Run log-scan and return the run's result (per-host logs in each host's report)."""
+    from runbook.cli.run import common_options, execute_options
+
+    book = ctx.find_root().obj.catalog().get("log-scan")
+    if book is None:
+        raise RunbookError("the catalog has no log-scan runbook")
+    options = common_options(inventory=inventory, limit=limit, since=since, top=top)
+    result, _ = execute_options(ctx, book, options, quiet=True)
+    if result.exit_code not in (ExitCode.OK, ExitCode.HOSTS_UNREACHABLE, ExitCode.HOSTS_FAILED):
+        raise RunbookError(
+            f"log-scan failed: {result.status} (run {result.run_id})", result.exit_code
+        )
+    return result
+
+
+def _logs(result: Any) -> dict[str, dict[str, Any]]:
+    return {
+        h: {
+            "site": s.site,
+            "logs": s.report.get("logs"),
+            "outcome": s.outcome,
+            "message": s.message,
+        }
+        for h, s in result.model.hosts.items()
+    }
+
+
+@click.group("logs")
+def logs_cmd() -> None:
+    """Count and group the errors in every node's logs (read where they are)."""
+
+
+@logs_cmd.command("errors")
+@click.option("--since", default="1h", show_default=True, help="The window: 5m, 1h, 2d or ISO.")
+@click.option("--source", type=click.Choice(SOURCES), help="Only this source.")
+@_with_targets
+@click.pass_context
+def errors_cmd(
+    ctx: click.Context,
+    since: str,
+    source: str | None,
+    inventory: tuple[str, ...],
+    limit: str | None,
+    as_json: bool,
+) -> None:
+    """Count errors per level, per host and in total (the document's "count errors")."""
+    result = scan(ctx, since, 1, inventory, limit)
+    hosts = _logs(result)
+    rows: dict[str, dict[str, int]] = {}
+    for host, node in hosts.items():
+        counts = (node["logs"] or {}).get("counts", {})
+        rows[host] = dict.fromkeys(LEVELS, 0)
+        for key, n in counts.items():
+            src, level = key.split(":", 1)
+            if level in rows[host] and (
+                source is None or src == source or (source == "nginx" and src == "nginx")
+            ):
+                if src == "mase" and source != "mase":
+                    continue  # mase records are counted under their own source too
+                rows[host][level] += n
+    total = {level: sum(r[level] for r in rows.values()) for level in LEVELS}
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "since": since,
+                    "source": source or "all",
+                    "hosts": rows,
+                    "total": total,
+                    "run_id": result.run_id,
+                    "unreachable": [h for h, n in hosts.items() if n["outcome"] == "unreachable"],
+                },
+                indent=2,
+            )
+        )
+        return
+    table = Table(
+        title=f"Errors since {since}" + (f" ({source})" if source else ""), title_justify="left"
+    )
+    for column in ("host", *LEVELS):
+        table.add_column(column, justify="left" if column == "host" else "right")
+    for host, counts in rows.items():
+        table.add_row(host, *(str(counts[level]) for level in LEVELS))
+    table.add_row("[bold]total[/]", *(f"[bold]{total[level]}[/]" for level in LEVELS))
+    Console().print(table)
+
+
+@logs_cmd.command("top")
+@click.option("-n", "count", default=10, show_default=True, help="How many.")
+@click.option("--since", default="1h", show_default=True, help="The window: 5m, 1h, 2d or ISO.")
+@_with_targets
+@click.pass_context
+def top_cmd(
+    ctx: click.Context,
+    count: int,
+    since: str,
+    inventory: tuple[str, ...],
+    limit: str | None,
+    as_json: bool,
+) -> None:
+    """The most common errors, as fingerprints with counts and where they occur."""
+    result = scan(ctx, since, count, inventory, limit)
+    merged: dict[str, dict[str, Any]] = {}
+    for host, node in _logs(result).items():
+        for entry in (node["logs"] or {}).get("top", []):
+            item = merged.setdefault(
+                entry["fingerprint"],
+                {
+                    "fingerprint": entry["fingerprint"],
+                    "level": entry["level"],
+                    "count": 0,
+                    "hosts": {},
+                    "first_seen": entry["first_seen"],
+                    "last_seen": entry["last_seen"],
+                    "sample": entry["sample"],
+                },
+            )
+            item["count"] += entry["count"]
+            item["hosts"][host] = entry["count"]
+            item["first_seen"] = min(item["first_seen"], entry["first_seen"])
+            item["last_seen"] = max(item["last_seen"], entry["last_seen"])
+    top = sorted(merged.values(), key=lambda e: (-e["count"], e["fingerprint"]))[:count]
+    if as_json:
+        click.echo(json.dumps({"since": since, "top": top, "run_id": result.run_id}, indent=2))
+        return
+    table = Table(title=f"Most common errors since {since}", title_justify="left")
+    for column in ("count", "level", "where (hosts)", "error"):
+        table.add_column(column)
+    for item in top:
+        where = ", ".join(f"{h}:{n}" for h, n in item["hosts"].items())
+        table.add_row(str(item["count"]), item["level"], where, item["sample"][:160])
+    Console(width=160).print(table)
+
+
+def _metrics(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise RunbookError(f"--metrics {path}: cannot read: {exc}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise RunbookError(f"--metrics {path}: must map each site to its metrics")
+    return data
+
+
+@click.group("health", invoke_without_command=True)
+@click.option("--since", default="5m", show_default=True, help="The window: 5m, 1h, 2d or ISO.")
+@click.option(
+    "--metrics",
+    "metrics_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Metrics logs cannot give, per site (JSON or YAML; see the README).",
+)
+@click.option(
+    "--thresholds",
+    "thresholds_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Threshold overrides (the thresholds.yml shape).",
+)
+@_with_targets
+@click.pass_context
+def health_cmd(
+    ctx: click.Context,
+    since: str,
+    metrics_file: Path | None,
+    thresholds_file: Path | None,
+    inventory: tuple[str, ...],
+    limit: str | None,
+    as_json: bool,
+) -> None:
+    """Judge the fleet by the workflow document's thresholds and decision matrix.
+
+    Exit 0 green, 10 yellow, 11 red (a rollback trigger fired counts as red), 12 when nothing
+    could be judged: CI can gate on it. Every decision is stored with its inputs.
+    """
+    if ctx.invoked_subcommand:
+        return
+    from runbook.execution import now_utc
+    from runbook.health import thresholds
+    from runbook.health.evaluate import evaluate
+
+    overrides = _metrics(thresholds_file) if thresholds_file else None
+    rows = thresholds.merged(overrides)
+    site_inputs = _metrics(metrics_file)
+    result = scan(ctx, since, 20, inventory, limit)
+    store = ctx.find_root().obj.store()
+    try:
+        outcome = evaluate(_logs(result), site_inputs, store.baselines(), rows)
+        decision = outcome["decision"]
+        decision_id = store.add_decision(
+            run_id=result.run_id,
+            created_at=now_utc(),
+            verdict=outcome["verdict"],
+            rollback=decision["rollback"],
+            fired=decision["fired"],
+            rules=decision["rules"],
+            inputs={
+                "since": since,
+                **outcome["inputs"],
+                "table": outcome["table"],
+                "thresholds": {m: r.describe() for m, r in rows.items()},
+            },
+        )
+    finally:
+        store.close()
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "verdict": outcome["verdict"],
+                    "since": since,
+                    "decision_id": decision_id,
+                    "run_id": result.run_id,
+                    "decision": decision,
+                    "table": outcome["table"],
+                },
+                indent=2,
+                default=str,
+            )
+        )
+    else:
+        _print_health(outcome, since)
+    raise click.exceptions.Exit(int(VERDICT_EXIT[outcome["verdict"]]))
+
+
+def _print_health(outcome: dict[str, Any], since: str) -> None:
+    console = Console(width=160)
+    table = Table(title=f"Health since {since}", title_justify="left")
+    for column in ("scope", "target", "metric", "value", "samples", "verdict"):
+        table.add_column(column)
+    for row in outcome["table"]:
+        value = "-" if row["value"] is None else f"{row['value']:g} {row['unit']}"
+        style = VERDICT_STYLE[row["verdict"]]
+        table.add_row(
+            row["scope"],
+            row["target"],
+            row["metric"],
+            value,
+            str(row["samples"] if row["samples"] is not None else "-"),
+            f"[{style}]{row['verdict']}[/]",
+        )
+    console.print(table)
+    decision = outcome["decision"]
+    for rule in decision["rules"]:
+        style = {"fired": "bold red", "ok": "green", "inconclusive": "dim"}[rule["result"]]
+        console.print(
+            f"  [{style}]{rule['result']:>12}[/] {rule['rule']}: "
+            f"{json.dumps(rule['evidence'], default=str)[:300]}",
+            highlight=False,
+        )
+    verdict = outcome["verdict"]
+    if decision["rollback"]:
+        console.print(
+            f"[bold red]ROLLBACK: {', '.join(decision['fired'])} fired[/] "
+            "(runbook p0-rollback --reason ...)"
+        )
+    console.print(f"verdict: [{VERDICT_STYLE[verdict]}]{verdict}[/]")
+
+
+@health_cmd.command("baseline")
+@click.option("--since", default="1h", show_default=True, help="The window to learn from.")
+@_with_targets
+@click.pass_context
+def baseline_cmd(
+    ctx: click.Context, since: str, inventory: tuple[str, ...], limit: str | None, as_json: bool
+) -> None:
+    """Record each host's normal: API response time and the error fingerprints it already has.
+
+    Later `runbook health` runs compare against it (degradation > 20%, a new fatal fingerprint).
+    """
+    from runbook.execution import now_utc
+    from runbook.health.evaluate import node_metrics
+
+    result = scan(ctx, since, 1000, inventory, limit)
+    store = ctx.find_root().obj.store()
+    saved = {}
+    try:
+        for host, node in _logs(result).items():
+            logs = node["logs"]
+            if not logs:
+                continue
+            metrics = {m: v for m, (v, _) in node_metrics(logs).items()}
+            fingerprints = sorted(
+                {e["fingerprint"] for e in logs.get("top", [])}
+                | set(logs.get("fatal_fingerprints", {}))
+            )
+            store.set_baseline(
+                host=host,
+                site=node["site"],
+                captured_at=now_utc(),
+                run_id=result.run_id,
+                metrics=metrics,
+                fingerprints=fingerprints,
+            )
+            saved[host] = {"metrics": metrics, "fingerprints": len(fingerprints)}
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps({"since": since, "baselines": saved}, indent=2))
+    else:
+        for host, item in saved.items():
+            click.echo(
+                f"{host}: baseline {item['metrics']} and {item['fingerprints']} "
+                "known error fingerprints"
+            )

@@ -1,0 +1,92 @@
+"""`runbook logs` and `runbook health` on the sandbox: a node turned red for real."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runbook.errors import ExitCode
+from runbook.sandbox import fleet
+
+
+@pytest.fixture
+def green_fleet(sandbox, runbook_cli):
+    fleet.reset()
+    for node in ("alpha-1", "alpha-2", "beta-1"):
+        sandbox.fault("traffic-green", node)
+    baseline = runbook_cli("health", "baseline", "--since", "5m", "--json")
+    assert baseline.code == 0, baseline.err
+    assert set(baseline.json()["baselines"]) == {"alpha-1", "alpha-2", "beta-1"}
+    return sandbox
+
+
+def test_green_then_red_names_the_trigger_and_its_evidence(
+    green_fleet, runbook_cli, state_dir: Path
+) -> None:
+    healthy = runbook_cli("health", "--json")
+    assert healthy.code == ExitCode.OK, healthy.out + healthy.err
+    assert healthy.json()["verdict"] == "green"
+    assert healthy.json()["decision"]["rollback"] is False
+
+    green_fleet.fault("traffic-red", "beta-1")
+    sick = runbook_cli("health", "--json")
+    assert sick.code == ExitCode.HEALTH_RED, sick.out + sick.err
+    doc = sick.json()
+    fired = doc["decision"]["fired"]
+    assert {"critical_errors_last_5m", "error_rate_over_5_percent", "new_fatal_fingerprint"} <= set(
+        fired
+    )
+    rules = {r["rule"]: r for r in doc["decision"]["rules"]}
+    assert set(rules["critical_errors_last_5m"]["evidence"]["hosts"]) == {"beta-1"}
+    assert "api@beta-1" in rules["error_rate_over_5_percent"]["evidence"]["over"]
+    assert any(
+        "modern-api-client.php|27" in fp for fp in rules["new_fatal_fingerprint"]["evidence"]["new"]
+    )
+    verdicts = {(r["target"], r["metric"]): r["verdict"] for r in doc["table"]}
+    assert verdicts[("beta-1", "api_errors")] == "red"
+    assert verdicts[("alpha-1", "api_errors")] == "green"
+    # The decision is stored with its inputs.
+    from runbook.store import Store
+
+    stored = Store(state_dir / "runbook.sqlite3").decisions(1)[0]
+    assert stored["verdict"] == "red" and stored["rollback"]
+    assert stored["inputs"]["critical_recent"]["beta-1"] > 0
+    assert "php_errors" in stored["inputs"]["thresholds"]
+
+    table = runbook_cli("health")
+    assert table.code == ExitCode.HEALTH_RED
+    assert "ROLLBACK" in table.out and "critical_errors_last_5m" in table.out
+
+
+def test_logs_errors_and_top(green_fleet, runbook_cli) -> None:
+    green_fleet.fault("traffic-red", "beta-1")
+    errors = runbook_cli("logs", "errors", "--since", "1h", "--json")
+    assert errors.code == 0, errors.err
+    doc = errors.json()
+    assert doc["hosts"]["beta-1"]["fatal"] > 0 and doc["hosts"]["alpha-1"]["fatal"] == 0
+    assert doc["total"]["fatal"] == doc["hosts"]["beta-1"]["fatal"]
+    mase = runbook_cli("logs", "errors", "--source", "mase", "--json").json()
+    assert mase["hosts"]["beta-1"]["fatal"] > 0
+    top = runbook_cli("logs", "top", "-n", "3", "--json")
+    assert top.code == 0, top.err
+    first = top.json()["top"][0]
+    assert "modern-api-client.php" in first["fingerprint"]
+    assert set(first["hosts"]) == {"beta-1"}
+
+
+def test_metrics_input_and_complaints_trigger(green_fleet, runbook_cli, tmp_path: Path) -> None:
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(
+        '{"alpha": {"javascript_errors": {"value": 1.2, "samples": 5000},'
+        ' "feature_adoption": {"value": 85, "samples": 900}, "complaints_last_hour": 7}}'
+    )
+    result = runbook_cli("health", "--metrics", str(metrics), "--json")
+    assert result.code == ExitCode.HEALTH_RED, result.out
+    doc = result.json()
+    assert doc["decision"]["fired"] == ["user_complaints_over_5_per_hour"]
+    verdicts = {(r["target"], r["metric"]): r["verdict"] for r in doc["table"]}
+    assert verdicts[("alpha", "javascript_errors")] == "yellow"
+    assert verdicts[("alpha", "feature_adoption")] == "green"
+    bad = runbook_cli("health", "--metrics", str(tmp_path / "missing.json"))
+    assert bad.code == ExitCode.USAGE and "missing.json" in bad.err

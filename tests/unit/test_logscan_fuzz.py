@@ -1,0 +1,57 @@
+"""No input crashes the log parsers: property-based (hypothesis)."""
+
+from __future__ import annotations
+
+import datetime
+import io
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from runbook.ansible.module_utils import runbook_logscan as ls
+
+PREFIXES = st.sampled_from(
+    [
+        b"",
+        b"[27-Nov-2026 14:00:01 UTC] PHP Fatal error:  ",
+        b"[99-Foo-2026 99:99:99 Mars/Olympus] ",
+        b"2026/11/27 14:00:05 [error] 1#1: ",
+        b"Stack trace:\n#0 ",
+        b"\xff\xfe\x00",
+        b'1.2.3.4 - - [27/Nov/2026:14:00:01 +0000] "GET / HTTP/1.1" 200 1 "-" "-" ',
+    ]
+)
+LINES = st.lists(st.tuples(PREFIXES, st.binary(max_size=300)), max_size=40)
+
+
+def as_log(parts: list[tuple[bytes, bytes]]) -> bytes:
+    return b"\n".join(p + body for p, body in parts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(LINES, st.sampled_from(["php", "wordpress", "nginx_error"]))
+def test_record_scan_never_crashes(parts: list[tuple[bytes, bytes]], kind: str) -> None:
+    summary = ls.Summary()
+    data = as_log(parts)
+    handle = io.BytesIO(data)
+    end = ls.scan_records(handle, kind, summary, "x")
+    result = summary.result()
+    assert 0 <= end <= len(data)
+    assert result["records"] + result["unparsed_lines"] <= data.count(b"\n") + 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(LINES)
+def test_access_stats_never_crash(parts: list[tuple[bytes, bytes]]) -> None:
+    stats = ls.access_stats(io.BytesIO(as_log(parts)))
+    assert stats["errors_5xx"] <= stats["requests"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(LINES, st.datetimes(timezones=st.just(datetime.UTC)))
+def test_seek_never_crashes_and_stays_in_the_file(
+    parts: list[tuple[bytes, bytes]], since: datetime.datetime
+) -> None:
+    data = as_log(parts) * 50
+    offset = ls.seek_time(io.BytesIO(data), len(data), since, "php")
+    assert 0 <= offset <= len(data)
