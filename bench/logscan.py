@@ -101,7 +101,7 @@ def timed(fn):  # type: ignore[no-untyped-def]
 def scan_full(path: Path) -> ls.Summary:
     summary = ls.Summary(top=10)
     with open(path, "rb") as handle:
-        ls.scan_records(handle, "wordpress", summary, str(path))
+        ls.fast_scan(handle, "wordpress", summary, str(path))
     return summary
 
 
@@ -110,7 +110,7 @@ def scan_last_hour(path: Path) -> ls.Summary:
     summary = ls.Summary(top=10)
     with open(path, "rb") as handle:
         handle.seek(ls.seek_time(handle, os.path.getsize(path), since, "wordpress"))
-        ls.scan_records(handle, "wordpress", summary, str(path), since=since)
+        ls.fast_scan(handle, "wordpress", summary, str(path))
     return summary
 
 

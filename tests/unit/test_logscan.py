@@ -171,3 +171,15 @@ def test_a_half_written_last_line_is_read_again_next_time() -> None:
     summary = ls.Summary()
     end = ls.scan_records(io.BytesIO(whole + half), "php", summary, "x")
     assert end == len(whole)  # an incremental scan resumes at the half line's start
+
+
+def test_fast_scan_agrees_with_the_line_by_line_scan(tmp_path: Path) -> None:
+    data = (DEBUG_LOG * 300) + b"x" * (ls.MAX_LINE + 10) + b"\n" + DEBUG_LOG
+    slow, fast = ls.Summary(top=50), ls.Summary(top=50)
+    ls.scan_records(io.BytesIO(data), "wordpress", slow, "n")
+    end = ls.fast_scan(io.BytesIO(data), "wordpress", fast, "n")
+    assert end == len(data)
+    a, b = slow.result(), fast.result()
+    assert a["counts"] == b["counts"] and a["records"] == b["records"]
+    assert a["top"] == b["top"]
+    assert a["unparsed_lines"] == b["unparsed_lines"]

@@ -25,6 +25,7 @@ VERDICT_EXIT = {
     "inconclusive": ExitCode.HEALTH_INCONCLUSIVE,
 }
 LEVELS = ("fatal", "parse", "error", "warning", "notice", "deprecated")
+MANUAL_TRIGGERS_KEYS = ("cascading-failures", "data-integrity", "security", "widespread-impact")
 SOURCES = ("php", "wordpress", "nginx", "mase")
 
 target_options = [
@@ -355,3 +356,48 @@ def baseline_cmd(
                 f"{host}: baseline {item['metrics']} and {item['fingerprints']} "
                 "known error fingerprints"
             )
+
+
+@health_cmd.command("declare")
+@click.argument("trigger", type=click.Choice(sorted(MANUAL_TRIGGERS_KEYS)))
+@click.option("--reason", required=True, help="What was seen; recorded verbatim.")
+@click.pass_context
+def declare_cmd(ctx: click.Context, trigger: str, reason: str) -> None:
+    """Record a manual rollback trigger (the decision matrix's "consider manual rollback").
+
+    \b
+    data-integrity       settings not persisting correctly
+    security             potential vulnerability discovered
+    widespread-impact    the issue affects > 50% of users
+    cascading-failures   one issue causing multiple problems
+    """
+    from runbook.execution import now_utc, operator_name
+    from runbook.health.decisions import MANUAL_TRIGGERS
+
+    store = ctx.find_root().obj.store()
+    try:
+        decision_id = store.add_decision(
+            run_id=None,
+            created_at=now_utc(),
+            verdict="red",
+            rollback=True,
+            fired=[f"manual:{trigger}"],
+            rules=[
+                {
+                    "rule": f"manual:{trigger}",
+                    "result": "fired",
+                    "evidence": {
+                        "trigger": MANUAL_TRIGGERS[trigger],
+                        "reason": reason,
+                        "operator": operator_name(),
+                    },
+                }
+            ],
+            inputs={"declared_by": operator_name()},
+        )
+    finally:
+        store.close()
+    click.echo(
+        f"recorded decision {decision_id}: {MANUAL_TRIGGERS[trigger]}; "
+        "roll back with: runbook p0-rollback --reason ..."
+    )

@@ -21,6 +21,30 @@ def site_leader(hosts, hostvars, site):
     raise AnsibleFilterError(f"site_leader: no host of site {site!r} among {list(hosts)!r}")
 
 
+def health_verdict(value, metric, samples=None, overrides=None):
+    """green, yellow, red or inconclusive for `value` of `metric`, by the workflow document's
+    tables (runbook's thresholds.yml) with `overrides` (the same shape) laid over them."""
+    from runbook.errors import RunbookError
+    from runbook.health.thresholds import merged
+
+    try:
+        rows = merged(overrides)
+    except RunbookError as exc:
+        raise AnsibleFilterError(f"health_verdict: {exc}") from exc
+    if metric not in rows:
+        raise AnsibleFilterError(
+            f"health_verdict: no metric {metric!r} (value {value!r}); metrics: "
+            + ", ".join(sorted(rows))
+        )
+    try:
+        number = None if value is None else float(value)
+    except (TypeError, ValueError):
+        raise AnsibleFilterError(
+            f"health_verdict: {metric} value {value!r} is not a number"
+        ) from None
+    return rows[metric].classify(number, None if samples is None else int(samples))
+
+
 class FilterModule:
     def filters(self):
-        return {"site_leader": site_leader}
+        return {"site_leader": site_leader, "health_verdict": health_verdict}
