@@ -37,8 +37,8 @@ def generate(path: Path, size: int, seed: int = 1) -> int:
     rng = random.Random(seed)
     end = datetime.datetime.now(UTC).replace(microsecond=0)
     start = end - datetime.timedelta(hours=24)
-    # Estimate the record count from an average record of ~190 bytes.
-    count = max(1000, size // 190)
+    # Estimate the record count from an average record of ~162 bytes.
+    count = max(1000, size // 162)
     step = 86400 / count
     written = 0
     with open(path, "wb", buffering=1 << 20) as out:

@@ -463,23 +463,45 @@ def fast_scan(handle, kind, summary, where, local_tz=UTC, stop=None):
     return offset - len(carry)
 
 
+QUOTED = re.compile(rb"'[^']*'|\"[^\"]*\"")
+
+
 def _fold(bodies, kind, summary, where, local_tz):
+    """Parse and fingerprint each distinct text once, texts that differ only inside quotes
+    (which the fingerprint normalises anyway) once between them."""
+    alike = {}
     for body, (count, first, last) in bodies.items():
-        head = parse_php_head(b"[" + first + b"] " + body, local_tz)
-        tail = head.time if head is not None and last == first else _stamp_time(last, local_tz)
-        if head is None or tail is None:  # a stamp the pattern allowed but no calendar has
+        first_time = _stamp_time(first, local_tz)
+        last_time = first_time if last == first else _stamp_time(last, local_tz)
+        if first_time is None or last_time is None:  # a stamp no calendar has
             summary.unparsed += count
             continue
+        key = QUOTED.sub(b"''", body)
+        group = alike.get(key)
+        if group is None:
+            alike[key] = [body, count, first_time, last_time]
+        else:
+            group[1] += count
+            group[2] = min(group[2], first_time)
+            group[3] = max(group[3], last_time)
+    for body, count, first_time, last_time in alike.values():
+        head = parse_php_head(b"[01-Jan-2000 00:00:00 UTC] " + body, local_tz)
         if kind == "wordpress":
             head.source = "wordpress"
-        summary.add_many(head, count, head.time, tail, where)
+        summary.add_many(head, count, first_time, last_time, where)
     bodies.clear()
 
 
-def _stamp_time(stamp, local_tz):
+def _stamp_time(stamp, local_tz, _cache={}):  # noqa: B006 - a deliberate per-process cache
     """The UTC time of a PHP log stamp (`27-Nov-2026 14:05:01 UTC`), or None."""
-    record = parse_php_head(b"[" + stamp + b"] -", local_tz)
-    return record.time if record is not None else None
+    when = _cache.get(stamp)
+    if when is None and stamp not in _cache:
+        record = parse_php_head(b"[" + stamp + b"] -", local_tz)
+        when = record.time if record is not None else None
+        if len(_cache) > 100_000:
+            _cache.clear()
+        _cache[stamp] = when
+    return when
 
 
 def scan_records(handle, kind, summary, where, since=None, until=None, local_tz=UTC, stop=None):
