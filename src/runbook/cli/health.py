@@ -184,15 +184,25 @@ def top_cmd(
     Console(width=160).print(table)
 
 
-def _metrics(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
+def _yaml_file(option: str, path: Path) -> Any:
     try:
-        data = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
-        raise RunbookError(f"--metrics {path}: cannot read: {exc}") from None
+        raise RunbookError(f"{option} {path}: cannot read: {exc}") from None
+
+
+def _thresholds(path: Path) -> dict[str, Any]:
+    """A thresholds file: the thresholds.yml shape (table -> metric -> row)."""
+    data = _yaml_file("--thresholds", path)
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-        raise RunbookError(f"--metrics {path}: must map each site to its metrics")
+        raise RunbookError(f"--thresholds {path}: must map each table to its rows")
+    return data
+
+
+def _queries(path: Path) -> dict[str, str]:
+    data = _yaml_file("--prometheus-queries", path)
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise RunbookError(f"--prometheus-queries {path}: must map metric names to PromQL")
     return data
 
 
@@ -200,9 +210,22 @@ def _metrics(path: Path | None) -> dict[str, Any]:
 @click.option("--since", default="5m", show_default=True, help="The window: 5m, 1h, 2d or ISO.")
 @click.option(
     "--metrics",
-    "metrics_file",
+    "metrics_source",
+    metavar="FILE|URL",
+    help="Metrics logs cannot give, per site: a JSON/YAML file or an http(s) URL returning "
+    "the same JSON (see the README).",
+)
+@click.option(
+    "--prometheus",
+    "prometheus_url",
+    metavar="URL",
+    help="A Prometheus server for instant queries (with --prometheus-queries).",
+)
+@click.option(
+    "--prometheus-queries",
+    "prometheus_queries",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Metrics logs cannot give, per site (JSON or YAML; see the README).",
+    help="YAML: metric -> PromQL, {site} standing for the site's name.",
 )
 @click.option(
     "--thresholds",
@@ -215,7 +238,9 @@ def _metrics(path: Path | None) -> dict[str, Any]:
 def health_cmd(
     ctx: click.Context,
     since: str,
-    metrics_file: Path | None,
+    metrics_source: str | None,
+    prometheus_url: str | None,
+    prometheus_queries: Path | None,
     thresholds_file: Path | None,
     inventory: tuple[str, ...],
     limit: str | None,
@@ -229,13 +254,20 @@ def health_cmd(
     if ctx.invoked_subcommand:
         return
     from runbook.execution import now_utc
-    from runbook.health import thresholds
+    from runbook.health import metrics, thresholds
     from runbook.health.evaluate import evaluate
 
-    overrides = _metrics(thresholds_file) if thresholds_file else None
+    overrides = _thresholds(thresholds_file) if thresholds_file else None
     rows = thresholds.merged(overrides)
-    site_inputs = _metrics(metrics_file)
+    site_inputs = metrics.load(metrics_source)
+    if bool(prometheus_url) != bool(prometheus_queries):
+        raise RunbookError("--prometheus and --prometheus-queries go together")
     result = scan(ctx, since, 20, inventory, limit)
+    if prometheus_url and prometheus_queries:
+        sites = sorted({s.site for s in result.model.hosts.values() if s.site})
+        site_inputs = metrics.merge(
+            site_inputs, metrics.prometheus(prometheus_url, _queries(prometheus_queries), sites)
+        )
     store = ctx.find_root().obj.store()
     try:
         outcome = evaluate(_logs(result), site_inputs, store.baselines(), rows)
