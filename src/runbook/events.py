@@ -25,6 +25,7 @@ class HostState:
     lock_held: bool = False
     report: dict[str, Any] = field(default_factory=dict)
     seen: bool = False
+    observed_at: str | None = None
 
     @property
     def outcome(self) -> str:
@@ -85,6 +86,9 @@ class RunModel:
             "runner_on_skipped",
         ):
             self._result(kind, data)
+            if kind == "runner_on_ok" and event.get("created"):
+                # When the controller heard of the result: a node's own clock can be compared.
+                self.host(data.get("host", "?")).observed_at = str(event["created"])
         elif kind == "playbook_on_stats":
             self._stats(data)
 

@@ -70,6 +70,15 @@ MIGRATIONS: tuple[str, ...] = (
         fingerprints TEXT NOT NULL            -- JSON list: the error fingerprints seen
     );
     """,
+    """
+    CREATE TABLE scan_state (
+        host        TEXT NOT NULL,
+        path        TEXT NOT NULL,
+        state       TEXT NOT NULL,            -- JSON: inode, head fingerprint, offset
+        updated_at  TEXT NOT NULL,
+        PRIMARY KEY (host, path)
+    );
+    """,
 )
 
 
@@ -330,3 +339,18 @@ class Store:
             item["fingerprints"] = json.loads(item["fingerprints"])
             out[item["host"]] = item
         return out
+
+    def scan_states(self) -> dict[str, dict[str, Any]]:
+        """host -> log path -> where the last incremental scan stopped."""
+        out: dict[str, dict[str, Any]] = {}
+        for row in self.db.execute("SELECT host, path, state FROM scan_state"):
+            out.setdefault(row["host"], {})[row["path"]] = json.loads(row["state"])
+        return out
+
+    def set_scan_states(self, host: str, states: dict[str, Any], updated_at: str) -> None:
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO scan_state (host, path, state, updated_at) "
+                "VALUES (?, ?, ?, ?)",
+                [(host, path, json.dumps(state), updated_at) for path, state in states.items()],
+            )

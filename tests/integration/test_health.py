@@ -90,3 +90,24 @@ def test_metrics_input_and_complaints_trigger(green_fleet, runbook_cli, tmp_path
     assert verdicts[("alpha", "feature_adoption")] == "green"
     bad = runbook_cli("health", "--metrics", str(tmp_path / "missing.json"))
     assert bad.code == ExitCode.USAGE and "missing.json" in bad.err
+
+
+def test_incremental_counts_only_what_is_new(green_fleet, runbook_cli) -> None:
+    first = runbook_cli("logs", "errors", "--incremental", "--json")
+    assert first.code == 0, first.err
+    assert first.json()["hosts"]["beta-1"]["fatal"] == 0
+    green_fleet.fault("traffic-red", "beta-1")
+    second = runbook_cli("logs", "errors", "--incremental", "--json").json()
+    fatals = second["hosts"]["beta-1"]["fatal"]
+    assert fatals > 0
+    third = runbook_cli("logs", "errors", "--incremental", "--json").json()
+    assert third["hosts"]["beta-1"]["fatal"] == 0  # nothing new, nothing counted twice
+    green_fleet.fault("traffic-red", "beta-1")
+    fourth = runbook_cli("logs", "errors", "--incremental", "--json").json()
+    assert fourth["hosts"]["beta-1"]["fatal"] == fatals
+
+
+def test_clock_skew_is_reported(green_fleet, runbook_cli) -> None:
+    doc = runbook_cli("health", "--json").json()
+    assert set(doc["clock_skew_seconds"]) == {"alpha-1", "alpha-2", "beta-1"}
+    assert all(abs(s) < 5 for s in doc["clock_skew_seconds"].values())  # one machine's clock

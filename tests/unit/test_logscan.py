@@ -183,3 +183,43 @@ def test_fast_scan_agrees_with_the_line_by_line_scan(tmp_path: Path) -> None:
     assert a["counts"] == b["counts"] and a["records"] == b["records"]
     assert a["top"] == b["top"]
     assert a["unparsed_lines"] == b["unparsed_lines"]
+
+
+def record(second: int, text: str = "thing") -> bytes:
+    return (
+        f"[27-Nov-2026 14:00:{second:02d} UTC] PHP Warning:  {text} in /a.php on line 3\n".encode()
+    )
+
+
+def test_incremental_scans_count_everything_once_across_rotations(tmp_path: Path) -> None:
+    path = tmp_path / "debug.log"
+    path.write_bytes(record(1) + record(2))
+    total = ls.Summary()
+    state, how = ls.scan_incremental(str(path), "wordpress", None, total)
+    assert how == "first scan" and total.records == 2
+    with open(path, "ab") as f:
+        f.write(record(3) + b"[27-Nov-2026 14:00:04 UTC] PHP Warn")  # a half-written line
+    state, how = ls.scan_incremental(str(path), "wordpress", state, total)
+    assert how == "resumed" and total.records == 3
+    with open(path, "ab") as f:
+        f.write(b"ing:  x in /a.php on line 3\n")  # the line is finished now
+    # Rotation by rename: the old file gets one more record before it moves.
+    with open(path, "ab") as f:
+        f.write(record(5))
+    path.rename(tmp_path / "debug.log.1")
+    path.write_bytes(record(6) + record(7))
+    state, how = ls.scan_incremental(str(path), "wordpress", state, total)
+    assert "rotated file read first" in how
+    assert total.records == 7  # 1..7, the half line counted once, whole
+    # Copy-truncate: the content is copied to .1 and the file emptied in place.
+    with open(path, "ab") as f:
+        f.write(record(8))
+    (tmp_path / "debug.log.1").write_bytes(path.read_bytes())
+    with open(path, "r+b") as f:
+        f.truncate(0)
+    with open(path, "ab") as f:
+        f.write(record(9))
+    state, how = ls.scan_incremental(str(path), "wordpress", state, total)
+    assert how.startswith("truncated")
+    assert total.records == 9
+    assert total.unparsed == 0

@@ -48,7 +48,12 @@ def _with_targets(f: Any) -> Any:
 
 
 def scan(
-    ctx: click.Context, since: str, top: int, inventory: tuple[str, ...], limit: str | None
+    ctx: click.Context,
+    since: str,
+    top: int,
+    inventory: tuple[str, ...],
+    limit: str | None,
+    extra: dict[str, Any] | None = None,
 ) -> Any:
     """Run log-scan and return the run's result (per-host logs in each host's report)."""
     from runbook.cli.run import common_options, execute_options
@@ -56,13 +61,35 @@ def scan(
     book = ctx.find_root().obj.catalog().get("log-scan")
     if book is None:
         raise RunbookError("the catalog has no log-scan runbook")
-    options = common_options(inventory=inventory, limit=limit, since=since, top=top)
+    options = common_options(
+        inventory=inventory,
+        limit=limit,
+        since=since,
+        top=top,
+        extra_vars=(json.dumps(extra),) if extra else (),
+    )
     result, _ = execute_options(ctx, book, options, quiet=True)
     if result.exit_code not in (ExitCode.OK, ExitCode.HOSTS_UNREACHABLE, ExitCode.HOSTS_FAILED):
         raise RunbookError(
             f"log-scan failed: {result.status} (run {result.run_id})", result.exit_code
         )
     return result
+
+
+def clock_skew(node_time: str | None, observed_at: str | None) -> float | None:
+    """Seconds the node's clock is ahead of the controller's (negative: behind)."""
+    import datetime
+
+    if not node_time or not observed_at:
+        return None
+    try:
+        node = datetime.datetime.fromisoformat(node_time)
+        seen = datetime.datetime.fromisoformat(observed_at)
+    except ValueError:
+        return None
+    if seen.tzinfo is None:
+        seen = seen.replace(tzinfo=datetime.UTC)
+    return round((node - seen).total_seconds(), 1)
 
 
 def _logs(result: Any) -> dict[str, dict[str, Any]]:
@@ -72,6 +99,9 @@ def _logs(result: Any) -> dict[str, dict[str, Any]]:
             "logs": s.report.get("logs"),
             "outcome": s.outcome,
             "message": s.message,
+            "clock_skew_seconds": clock_skew(
+                (s.report.get("logs") or {}).get("node_time"), s.observed_at
+            ),
         }
         for h, s in result.model.hosts.items()
     }
@@ -85,19 +115,44 @@ def logs_cmd() -> None:
 @logs_cmd.command("errors")
 @click.option("--since", default="1h", show_default=True, help="The window: 5m, 1h, 2d or ISO.")
 @click.option("--source", type=click.Choice(SOURCES), help="Only this source.")
+@click.option(
+    "--incremental",
+    is_flag=True,
+    help="Only what was written since the previous --incremental scan (rotation-safe); "
+    "the window does not apply.",
+)
 @_with_targets
 @click.pass_context
 def errors_cmd(
     ctx: click.Context,
     since: str,
     source: str | None,
+    incremental: bool,
     inventory: tuple[str, ...],
     limit: str | None,
     as_json: bool,
 ) -> None:
     """Count errors per level, per host and in total (the document's "count errors")."""
-    result = scan(ctx, since, 1, inventory, limit)
+    from runbook.execution import now_utc
+
+    extra = None
+    if incremental:
+        store = ctx.find_root().obj.store()
+        try:
+            states = store.scan_states()
+        finally:
+            store.close()
+        extra = {"log_health_incremental": True, "log_health_state_by_host": states}
+    result = scan(ctx, since, 1, inventory, limit, extra)
     hosts = _logs(result)
+    if incremental:
+        store = ctx.find_root().obj.store()
+        try:
+            for host, node in hosts.items():
+                if node["logs"] and node["logs"].get("state"):
+                    store.set_scan_states(host, node["logs"]["state"], now_utc())
+        finally:
+            store.close()
     rows: dict[str, dict[str, int]] = {}
     for host, node in hosts.items():
         counts = (node["logs"] or {}).get("counts", {})
@@ -270,7 +325,11 @@ def health_cmd(
         )
     store = ctx.find_root().obj.store()
     try:
-        outcome = evaluate(_logs(result), site_inputs, store.baselines(), rows)
+        nodes = _logs(result)
+        outcome = evaluate(nodes, site_inputs, store.baselines(), rows)
+        outcome["inputs"]["clock_skew_seconds"] = {
+            h: n["clock_skew_seconds"] for h, n in nodes.items()
+        }
         decision = outcome["decision"]
         decision_id = store.add_decision(
             run_id=result.run_id,
@@ -292,6 +351,7 @@ def health_cmd(
         click.echo(
             json.dumps(
                 {
+                    "clock_skew_seconds": outcome["inputs"]["clock_skew_seconds"],
                     "verdict": outcome["verdict"],
                     "since": since,
                     "decision_id": decision_id,
@@ -333,6 +393,12 @@ def _print_health(outcome: dict[str, Any], since: str) -> None:
             f"{json.dumps(rule['evidence'], default=str)[:300]}",
             highlight=False,
         )
+    for host, skew in outcome["inputs"].get("clock_skew_seconds", {}).items():
+        if skew is not None and abs(skew) > 5:
+            console.print(
+                f"[yellow]clock skew: {host} is {skew:+g} s off the controller; "
+                "its records' times are its own[/]"
+            )
     verdict = outcome["verdict"]
     if decision["rollback"]:
         console.print(

@@ -608,3 +608,61 @@ def parse_since(text, now=None):
     except ValueError:
         raise ValueError(f"{text!r} is not a duration (5m, 1h, 2d) or an ISO 8601 time") from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def scan_incremental(path, kind, state, summary, local_tz=UTC, access=None):
+    """Read only what is new since `state` (as returned last time), across rotation.
+
+    Rotation by rename (`path` is a new file, the old one is `path.1`) and copy-truncate
+    (`path` shrank, its old content is in `path.1`): the rest of the old file is read from the
+    remembered offset first, so nothing is counted twice or missed; scans resume at line
+    starts, so no first line is corrupt. Returns (new state, how it resumed). For access logs,
+    pass an `access` list: each chunk's stats are appended to it.
+    """
+    offset, reason = resume_offset(path, state)
+    if state and offset == 0 and reason != "first scan":
+        rotated = path + ".1"
+        if os.path.exists(rotated) and _same_file(rotated, state):
+            with open(rotated, "rb") as old:
+                old.seek(state["offset"])
+                _scan_to_end(old, kind, summary, rotated, local_tz, access)
+            reason += "; the rest of the rotated file read first"
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        end = _scan_to_end(handle, kind, summary, path, local_tz, access)
+        handle.seek(0)
+        head = handle.read(HEAD_BYTES)
+    new_state = {
+        "inode": os.stat(path).st_ino,
+        "head": hashlib.sha256(head).hexdigest(),
+        "head_len": len(head),
+        "offset": end,
+    }
+    return new_state, reason
+
+
+def _same_file(path, state):
+    """Whether `path` is the file `state` describes (same inode, or the same first bytes)."""
+    st = os.stat(path)
+    if st.st_ino == state.get("inode"):
+        return True
+    with open(path, "rb") as handle:
+        head = handle.read(state.get("head_len", HEAD_BYTES))
+    return hashlib.sha256(head).hexdigest() == state.get("head")
+
+
+def _scan_to_end(handle, kind, summary, where, local_tz, access):
+    if kind == "nginx_access":
+        start = handle.tell()
+        stats = access_stats(handle)
+        if access is not None:
+            access.append(stats)
+        # access_stats reads to the end; resume after its last complete line next time.
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        handle.seek(max(start, size - MAX_LINE - 1))
+        tail = handle.read()
+        return size - (len(tail) - tail.rfind(b"\n") - 1) if b"\n" in tail else start
+    if kind in ("php", "wordpress"):
+        return fast_scan(handle, kind, summary, where, local_tz)
+    return scan_records(handle, kind, summary, where, local_tz=local_tz)

@@ -46,6 +46,17 @@ options:
   local_tz:
     description: The zone of logs that carry none (nginx error.log); default the node's.
     type: str
+  incremental:
+    description:
+      - Read only what was written since the previous scan, whose C(state) is passed back in
+        (inode, a fingerprint of the first bytes, the offset), across rotation and
+        copy-truncate. The window then does not apply; the new state is returned.
+    type: bool
+    default: false
+  state:
+    description: The C(state) a previous incremental scan returned, per log path.
+    type: dict
+    default: {}
 author:
   - runbook developers
 """
@@ -84,6 +95,14 @@ access:
   description: Requests, 5xx, API error rate, response-time percentiles (seconds).
   type: dict
   returned: when an access log was scanned
+state:
+  description: Per log path, where an incremental scan stopped (pass it back next time).
+  type: dict
+  returned: when incremental
+node_time:
+  description: The node's clock when it scanned (UTC), to tell clock skew between nodes.
+  type: str
+  returned: always
 """
 
 import datetime
@@ -96,6 +115,7 @@ from ansible.module_utils.runbook_logscan import (
     access_stats,
     fast_scan,
     parse_since,
+    scan_incremental,
     scan_records,
     seek_time,
 )
@@ -125,6 +145,8 @@ def main():
             top=dict(type="int", default=10),
             api_prefix=dict(type="str", default="/wp-json/mase/"),
             local_tz=dict(type="str"),
+            incremental=dict(type="bool", default=False),
+            state=dict(type="dict", default={}),
         ),
         supports_check_mode=True,
     )
@@ -140,6 +162,7 @@ def main():
     if tz is None:
         module.fail_json(msg=f"log_scan_info: local_tz {p['local_tz']!r} is not a known zone")
     summary = Summary(top=p["top"])
+    new_state = {}
     critical = Summary(top=0)
     reports = []
     access = None
@@ -156,6 +179,14 @@ def main():
             continue
         try:
             size = os.path.getsize(path)
+            if p["incremental"]:
+                stats = []
+                new_state[path], report["resumed"] = scan_incremental(
+                    path, kind, p["state"].get(path), summary, tz, stats
+                )
+                for part in stats:
+                    access = part if access is None else _merge_access(access, part)
+                continue
             with open(path, "rb") as handle:
                 start = seek_time(handle, size, since, kind, tz)
                 report.update(size=size, start_offset=start)
@@ -205,6 +236,9 @@ def main():
     )
     if access is not None:
         out["access"] = access
+    out["node_time"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
+    if p["incremental"]:
+        out["state"] = new_state
     out["runbook_report"] = {"node": {"logs": {k: v for k, v in out.items() if k != "changed"}}}
     module.exit_json(**out)
 
