@@ -111,3 +111,19 @@ def test_clock_skew_is_reported(green_fleet, runbook_cli) -> None:
     doc = runbook_cli("health", "--json").json()
     assert set(doc["clock_skew_seconds"]) == {"alpha-1", "alpha-2", "beta-1"}
     assert all(abs(s) < 5 for s in doc["clock_skew_seconds"].values())  # one machine's clock
+
+
+def test_group_vars_override_the_thresholds(green_fleet, runbook_cli, tmp_path: Path) -> None:
+    import yaml
+
+    inventory = yaml.safe_load(green_fleet.inventory.read_text())
+    inventory["all"]["children"]["beta"]["vars"]["health_thresholds"] = {
+        "error_rates": {"api_errors": {"green": "< 60", "red": "> 80"}}
+    }
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    green_fleet.fault("traffic-red", "beta-1")
+    doc = runbook_cli("health", "-i", str(tmp_path / "hosts.yml"), "--json").json()
+    verdicts = {(r["target"], r["metric"]): r["verdict"] for r in doc["table"]}
+    assert verdicts[("beta-1", "api_errors")] == "green"  # ~34% < 60 by beta's group_vars
+    assert verdicts[("beta-1", "php_errors")] == "red"  # the rest of the table still applies
+    assert "error_rate_over_5_percent" in doc["decision"]["fired"]  # the matrix is fixed

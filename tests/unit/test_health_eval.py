@@ -105,3 +105,13 @@ def test_declare_a_manual_trigger_is_recorded(state_dir) -> None:  # type: ignor
     decision = Store(state_dir / "runbook.sqlite3").decisions(1)[0]
     assert decision["fired"] == ["manual:security"] and decision["rollback"]
     assert json.dumps(decision["rules"]).count("CVE <x>") == 1
+
+
+def test_inventory_overrides_judge_their_hosts() -> None:
+    rows = thresholds.merged()
+    lenient = thresholds.merged({"error_rates": {"api_errors": {"green": "< 60", "red": "> 80"}}})
+    nodes = {"a-1": {"site": "a", "logs": RED_LOGS}, "b-1": {"site": "b", "logs": RED_LOGS}}
+    out = evaluate(nodes, {}, {}, rows, {"b-1": lenient})
+    verdicts = {(r["target"], r["metric"]): r["verdict"] for r in out["table"]}
+    assert verdicts[("a-1", "api_errors")] == "red"  # 50%: red by the document's table
+    assert verdicts[("b-1", "api_errors")] == "green"  # 50% < 60: green by its group's

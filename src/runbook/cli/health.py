@@ -254,6 +254,16 @@ def _thresholds(path: Path) -> dict[str, Any]:
     return data
 
 
+def _stacked(base: dict[str, Any] | None, inventory: dict[str, Any] | None) -> dict[str, Any]:
+    """The inventory's overrides (group_vars health_thresholds), then --thresholds on top."""
+    stacked: dict[str, Any] = {}
+    for layer in (inventory or {}, base or {}):
+        for table, metrics_ in layer.items():
+            for metric, row in (metrics_ or {}).items():
+                stacked.setdefault(table, {}).setdefault(metric, {}).update(row)
+    return stacked
+
+
 def _queries(path: Path) -> dict[str, str]:
     data = _yaml_file("--prometheus-queries", path)
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
@@ -326,7 +336,12 @@ def health_cmd(
     store = ctx.find_root().obj.store()
     try:
         nodes = _logs(result)
-        outcome = evaluate(nodes, site_inputs, store.baselines(), rows)
+        host_rows = {
+            h: thresholds.merged(_stacked(overrides, (n["logs"] or {}).get("thresholds")))
+            for h, n in nodes.items()
+            if (n["logs"] or {}).get("thresholds")
+        }
+        outcome = evaluate(nodes, site_inputs, store.baselines(), rows, host_rows)
         outcome["inputs"]["clock_skew_seconds"] = {
             h: n["clock_skew_seconds"] for h, n in nodes.items()
         }

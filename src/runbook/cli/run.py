@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import yaml
 from rich.console import Console
 
 from runbook.catalog import Parameter, Runbook
+
+if TYPE_CHECKING:
+    from runbook.execution import RunResult
 from runbook.errors import ExitCode, RunbookError
 
 MAX_REASON = 2000
@@ -136,14 +139,16 @@ def common_options(**given: Any) -> dict[str, Any]:
 
 def execute_options(
     ctx: click.Context, book: Runbook, options: dict[str, Any], quiet: bool
-) -> tuple[Any, Console]:
-    """Validate the command line, resolve the inventory, confirm, run, record: the result."""
+) -> tuple[RunResult, Console]:
+    """Validate the command line, resolve the inventory, confirm, run, record: the result.
+
+    `quiet`: no progress on stdout (for --json, and for commands that print their own).
+    """
     from runbook import inventory as inv
     from runbook.execution import RunRequest, execute
     from runbook.progress import LiveProgress, NoProgress, PlainProgress
 
     root = ctx.find_root().obj
-    as_json = quiet
     stderr = Console(stderr=True)
 
     def warn(message: str) -> None:
@@ -168,7 +173,7 @@ def execute_options(
     store = root.store()
     # A pipe gets rich's 80 columns by default: too narrow for a fleet table.
     stdout = Console() if sys.stdout.isatty() else Console(width=160)
-    if as_json:
+    if quiet:
         progress: Any = NoProgress()
     elif stdout.is_terminal:
         progress = LiveProgress(stdout, f"{book.name} on {len(hosts)} hosts")

@@ -55,12 +55,18 @@ def evaluate(
     site_inputs: Mapping[str, Mapping[str, Any]],
     baselines: Mapping[str, Mapping[str, Any]],
     rows: Mapping[str, Row],
+    host_rows: Mapping[str, Mapping[str, Row]] | None = None,
 ) -> dict[str, Any]:
     """nodes: host -> {"site", "logs"}; site_inputs: site -> metrics input; baselines: host -> ...
 
     Returns the verdict table (scope, target, metric, value, samples, verdict), the overall
-    verdict (the worst), and the decision with every rule's evidence.
+    verdict (the worst), and the decision with every rule's evidence. `host_rows` holds the
+    rows of hosts judged by their inventory's overrides; a site takes its first host's.
     """
+    host_rows = host_rows or {}
+    site_rows: dict[str, Mapping[str, Row]] = {}
+    for host, node in nodes.items():
+        site_rows.setdefault(str(node.get("site")), host_rows.get(host, rows))
     table: list[dict[str, Any]] = []
     feature_rates: dict[str, tuple[float | None, int]] = {}
     critical: dict[str, int] = {}
@@ -85,7 +91,7 @@ def evaluate(
             )
             continue
         for metric, (value, samples) in node_metrics(logs).items():
-            row = rows[metric]
+            row = host_rows.get(host, rows)[metric]
             table.append(
                 {
                     "scope": "host",
@@ -114,7 +120,7 @@ def evaluate(
             if entry is None:
                 continue
             site_value, site_samples = _value(entry)
-            row = rows[metric]
+            row = site_rows.get(site, rows)[metric]
             table.append(
                 {
                     "scope": "site",

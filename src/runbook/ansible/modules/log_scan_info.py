@@ -57,6 +57,12 @@ options:
     description: The C(state) a previous incremental scan returned, per log path.
     type: dict
     default: {}
+  thresholds:
+    description:
+      - The inventory's threshold overrides (C(health_thresholds), the thresholds.yml shape),
+        returned as given so that runbook judges this host by them.
+    type: dict
+    default: {}
 author:
   - runbook developers
 """
@@ -147,6 +153,7 @@ def main():
             local_tz=dict(type="str"),
             incremental=dict(type="bool", default=False),
             state=dict(type="dict", default={}),
+            thresholds=dict(type="dict", default={}),
         ),
         supports_check_mode=True,
     )
@@ -237,6 +244,7 @@ def main():
     if access is not None:
         out["access"] = access
     out["node_time"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
+    out["thresholds"] = p["thresholds"]
     if p["incremental"]:
         out["state"] = new_state
     out["runbook_report"] = {"node": {"logs": {k: v for k, v in out.items() if k != "changed"}}}
