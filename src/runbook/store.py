@@ -79,6 +79,39 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (host, path)
     );
     """,
+    """
+    CREATE TABLE incidents (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        title            TEXT NOT NULL,
+        priority         TEXT NOT NULL,       -- P0 .. P3
+        status           TEXT NOT NULL,       -- investigating, mitigating, monitoring, resolved
+        impact           TEXT,
+        action_taken     TEXT,
+        eta              TEXT,
+        owner            TEXT,
+        level            INTEGER NOT NULL DEFAULT 1,   -- escalation: 1 on-call, 2 lead, 3 CTO
+        classification   TEXT,                -- which of the document's examples matched
+        opened_at        TEXT NOT NULL,
+        acknowledged_at  TEXT,
+        mitigated_at     TEXT,
+        resolved_at      TEXT,
+        root_cause       TEXT,
+        resolution       TEXT,
+        prevention       TEXT,
+        lessons          TEXT,
+        last_reminder_at TEXT
+    );
+    CREATE TABLE incident_events (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        incident_id  INTEGER NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+        at           TEXT NOT NULL,           -- UTC, ISO 8601
+        kind         TEXT NOT NULL,           -- opened, status, escalated, run, host, flags ...
+        summary      TEXT NOT NULL,
+        data         TEXT                     -- JSON: the evidence
+    );
+    CREATE INDEX incident_events_at ON incident_events (incident_id, at);
+    ALTER TABLE runs ADD COLUMN incident_id INTEGER REFERENCES incidents (id)
+    """,
 )
 
 

@@ -1,0 +1,1 @@
+"""Incidents: priorities and deadlines, status, escalation, the timeline, communication."""

@@ -1,0 +1,237 @@
+"""Incidents in the run record: open, change, escalate, resolve; the timeline of evidence.
+
+Every change is an event with a UTC timestamp: the timeline is recorded, never typed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from runbook.errors import RunbookError
+from runbook.incidents import priorities
+from runbook.store import Store
+
+STATUSES = ("investigating", "mitigating", "monitoring", "resolved")
+LEVELS = {1: "L1 on-call developer", 2: "L2 lead developer", 3: "L3 CTO / technical director"}
+EDITABLE = (
+    "title",
+    "impact",
+    "action_taken",
+    "eta",
+    "owner",
+    "root_cause",
+    "resolution",
+    "prevention",
+    "lessons",
+)
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def parse_time(text: str) -> datetime:
+    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@dataclass
+class Incidents:
+    store: Store
+
+    @property
+    def db(self) -> Any:
+        return self.store.db
+
+    def open(
+        self,
+        title: str,
+        priority: str,
+        *,
+        impact: str | None = None,
+        owner: str | None = None,
+        classification: str | None = None,
+        at: str | None = None,
+    ) -> int:
+        priorities.get(priority)
+        if not title.strip():
+            raise RunbookError("an incident needs a title")
+        at = at or now()
+        with self.store.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO incidents (title, priority, status, impact, owner, classification, "
+                "opened_at) VALUES (?, ?, 'investigating', ?, ?, ?, ?)",
+                (title, priority.upper(), impact, owner, classification, at),
+            )
+            incident_id = int(cursor.lastrowid or 0)
+            self._event(
+                incident_id,
+                "opened",
+                f"{priority.upper()} incident opened: {title}",
+                {"priority": priority.upper(), "classification": classification},
+                at,
+            )
+        return incident_id
+
+    def get(self, incident_id: int) -> dict[str, Any]:
+        row = self.db.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+        if row is None:
+            raise RunbookError(f"no incident {incident_id} in the run record {self.store.path}")
+        return dict(row)
+
+    def all(self, include_resolved: bool = False) -> list[dict[str, Any]]:
+        query = "SELECT * FROM incidents"
+        if not include_resolved:
+            query += " WHERE status != 'resolved'"
+        return [dict(r) for r in self.db.execute(query + " ORDER BY priority, opened_at")]
+
+    def _event(
+        self,
+        incident_id: int,
+        kind: str,
+        summary: str,
+        data: dict[str, Any] | None = None,
+        at: str | None = None,
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO incident_events (incident_id, at, kind, summary, data) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (incident_id, at or now(), kind, summary, json.dumps(data or {}, default=str)),
+        )
+
+    def record(
+        self,
+        incident_id: int,
+        kind: str,
+        summary: str,
+        data: dict[str, Any] | None = None,
+        at: str | None = None,
+    ) -> None:
+        """Add evidence to the timeline (a run, a host's outcome, a decision, a message)."""
+        self.get(incident_id)
+        with self.store.transaction():
+            self._event(incident_id, kind, summary, data, at)
+
+    def events(self, incident_id: int) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT at, kind, summary, data FROM incident_events WHERE incident_id = ? "
+            "ORDER BY at, id",
+            (incident_id,),
+        )
+        return [{**dict(r), "data": json.loads(r["data"] or "{}")} for r in rows]
+
+    def update(self, incident_id: int, at: str | None = None, **fields: str | None) -> None:
+        current = self.get(incident_id)
+        changes = {k: v for k, v in fields.items() if v is not None and k in EDITABLE}
+        unknown = set(fields) - set(EDITABLE) - {"status", "priority"}
+        if unknown:
+            raise RunbookError(f"incident fields: {', '.join(sorted(unknown))} cannot be set")
+        at = at or now()
+        with self.store.transaction():
+            for key, value in changes.items():
+                self.db.execute(
+                    f"UPDATE incidents SET {key} = ? WHERE id = ?",  # noqa: S608
+                    (value, incident_id),
+                )
+                self._event(
+                    incident_id,
+                    "update",
+                    f"{key.replace('_', ' ')}: {value}",
+                    {key: value, "was": current[key]},
+                    at,
+                )
+            priority = fields.get("priority")
+            if priority and priority.upper() != current["priority"]:
+                priorities.get(priority)
+                self.db.execute(
+                    "UPDATE incidents SET priority = ? WHERE id = ?",
+                    (priority.upper(), incident_id),
+                )
+                self._event(
+                    incident_id,
+                    "priority",
+                    f"priority {current['priority']} -> {priority.upper()}",
+                    {"from": current["priority"], "to": priority.upper()},
+                    at,
+                )
+            status = fields.get("status")
+            if status and status != current["status"]:
+                self._set_status(incident_id, current, status, at)
+
+    def _set_status(self, incident_id: int, current: dict[str, Any], status: str, at: str) -> None:
+        if status not in STATUSES:
+            raise RunbookError(f"status {status!r}: one of {', '.join(STATUSES)}")
+        if current["status"] == "resolved":
+            raise RunbookError(f"incident {incident_id} is resolved; open a new one")
+        stamps = {"mitigating": None, "monitoring": "mitigated_at", "resolved": "resolved_at"}
+        column = stamps.get(status)
+        self.db.execute("UPDATE incidents SET status = ? WHERE id = ?", (status, incident_id))
+        if column:
+            self.db.execute(
+                f"UPDATE incidents SET {column} = COALESCE({column}, ?) "  # noqa: S608
+                "WHERE id = ?",
+                (at, incident_id),
+            )
+        if status == "resolved":
+            self.db.execute(
+                "UPDATE incidents SET mitigated_at = COALESCE(mitigated_at, ?) WHERE id = ?",
+                (at, incident_id),
+            )
+        self._event(
+            incident_id,
+            "status",
+            f"status {current['status']} -> {status}",
+            {"from": current["status"], "to": status},
+            at,
+        )
+
+    def acknowledge(self, incident_id: int, owner: str, at: str | None = None) -> None:
+        current = self.get(incident_id)
+        at = at or now()
+        with self.store.transaction():
+            self.db.execute(
+                "UPDATE incidents SET acknowledged_at = COALESCE(acknowledged_at, ?), "
+                "owner = ? WHERE id = ?",
+                (at, owner, incident_id),
+            )
+            self._event(
+                incident_id,
+                "acknowledged",
+                f"acknowledged by {owner}",
+                {"owner": owner, "was_owner": current["owner"]},
+                at,
+            )
+
+    def escalate(self, incident_id: int, why: str, at: str | None = None) -> int:
+        current = self.get(incident_id)
+        if current["level"] >= 3:
+            raise RunbookError(f"incident {incident_id} is at L3 already")
+        level = int(current["level"]) + 1
+        with self.store.transaction():
+            self.db.execute("UPDATE incidents SET level = ? WHERE id = ?", (level, incident_id))
+            self._event(
+                incident_id,
+                "escalated",
+                f"escalated to {LEVELS[level]}: {why}",
+                {"from": current["level"], "to": level, "why": why},
+                at,
+            )
+        return level
+
+    def attach_run(self, incident_id: int, run_id: str) -> None:
+        self.get(incident_id)
+        with self.store.transaction():
+            self.db.execute("UPDATE runs SET incident_id = ? WHERE id = ?", (incident_id, run_id))
+
+    def runs(self, incident_id: int) -> list[dict[str, Any]]:
+        return [
+            dict(r)
+            for r in self.db.execute(
+                "SELECT id, runbook, status, exit_code, started_at, ended_at, reason FROM runs "
+                "WHERE incident_id = ? ORDER BY started_at",
+                (incident_id,),
+            )
+        ]
