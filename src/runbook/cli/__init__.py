@@ -13,7 +13,7 @@ import click
 from runbook import __version__
 from runbook.errors import ExitCode, RunbookError
 
-BUILTINS = ("list", "show", "runs", "logs", "health", "sandbox")
+BUILTINS = ("list", "show", "runs", "incident", "logs", "health", "sandbox")
 
 
 class Context:
@@ -130,11 +130,12 @@ def cli(ctx: click.Context, project: Path | None, db: Path | None, debug: bool) 
 
 
 def _register() -> None:
-    from runbook.cli import catalog_cmds, health, runs, sandbox
+    from runbook.cli import catalog_cmds, health, incident, runs, sandbox
 
     cli.add_command(catalog_cmds.list_cmd)
     cli.add_command(catalog_cmds.show_cmd)
     cli.add_command(runs.runs_cmd)
+    cli.add_command(incident.incident_cmd)
     cli.add_command(health.logs_cmd)
     cli.add_command(health.health_cmd)
     cli.add_command(sandbox.sandbox_cmd)

@@ -106,10 +106,21 @@ def run_runbook(ctx: click.Context, book: Runbook, options: dict[str, Any]) -> i
     from runbook.views import REPORTS, print_summary
 
     as_json = options.pop("as_json")
+    incident_id = options.pop("incident", None)
+    if incident_id is not None:
+        from runbook.incidents.records import Incidents
+
+        store = ctx.find_root().obj.store()
+        try:
+            Incidents(store).get(incident_id)  # a wrong id stops before anything runs
+        finally:
+            store.close()
     result, stdout = execute_options(ctx, book, options, as_json)
+    incident_id = attach_incident(ctx, book, result, incident_id)
     report = REPORTS.get(book.name)
     if as_json:
         document = result.to_json()
+        document["incident"] = incident_id
         if report:
             document["report"] = report[0](result)
         click.echo(json.dumps(document, indent=2, default=str))
@@ -118,6 +129,30 @@ def run_runbook(ctx: click.Context, book: Runbook, options: dict[str, Any]) -> i
             report[1](stdout, report[0](result))
         print_summary(stdout, result)
     return int(result.exit_code)
+
+
+def attach_incident(
+    ctx: click.Context, book: Runbook, result: Any, incident_id: int | None
+) -> int | None:
+    """Put the run on its incident's timeline; a P0 runbook run without one opens one."""
+    from runbook.cli.incident import record_run
+    from runbook.incidents.records import Incidents
+
+    if result.request.check:
+        return incident_id  # a dry run is no evidence
+    store = ctx.find_root().obj.store()
+    try:
+        if incident_id is None and book.priority == "P0":
+            title = result.request.reason or f"{book.name} run {result.run_id}"
+            incident_id = Incidents(store).open(
+                title, "P0", classification=f"opened by {book.name}", at=result.started_at
+            )
+            click.echo(f"runbook: opened P0 incident {incident_id} for this run", err=True)
+        if incident_id is not None:
+            record_run(store, incident_id, result)
+    finally:
+        store.close()
+    return incident_id
 
 
 def common_options(**given: Any) -> dict[str, Any]:
@@ -213,6 +248,13 @@ def make_command(book: Runbook) -> click.Command:
             metavar="TEXT",
             help="Why you run this; recorded verbatim, never templated."
             + (" [required]" if book.destructive else ""),
+        ),
+        click.Option(
+            ["--incident"],
+            type=int,
+            metavar="ID",
+            help="Put this run on the incident's timeline"
+            + (" (a P0 runbook opens one when not given)." if book.priority == "P0" else "."),
         ),
         click.Option(
             ["-i", "--inventory"],

@@ -1,0 +1,94 @@
+"""`runbook incident ...` through the CLI, on a private run record."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from runbook.cli import cli
+from runbook.incidents.records import Incidents
+from runbook.store import Store
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+def test_open_classifies_and_the_lifecycle_is_recorded(state_dir: Path) -> None:
+    code, out = run(
+        "incident",
+        "open",
+        "--title",
+        "Settings not saving on shop",
+        "--impact",
+        "40% of users",
+        "--json",
+    )
+    assert code == 0, out
+    incident = json.loads(out)
+    assert incident["priority"] == "P1"
+    assert "Settings not saving" in incident["classification"]
+    i = str(incident["id"])
+    assert run("incident", "ack", i, "--owner", "alice")[0] == 0
+    assert (
+        run(
+            "incident",
+            "update",
+            i,
+            "--status",
+            "mitigating",
+            "--action-taken",
+            "disabled modern_state_manager",
+        )[0]
+        == 0
+    )
+    assert run("incident", "escalate", i, "--why", "needs an architecture decision")[0] == 0
+    assert run("incident", "resolve", i, "--root-cause", "a race in the state manager")[0] == 0
+    code, out = run("incident", "timeline", i, "--json")
+    kinds = [e["kind"] for e in json.loads(out)]
+    assert kinds == ["opened", "acknowledged", "update", "status", "escalated", "update", "status"]
+    code, out = run("incident", "review", i)
+    assert "# Post-Incident Review: Settings not saving on shop" in out
+    assert "a race in the state manager" in out
+    code, out = run("incident", "review", i, "--format", "html")
+    assert out.startswith("<!doctype html>") and "<h2>Timeline</h2>" in out
+
+
+def test_list_marks_breaches_and_tick_escalates(state_dir: Path) -> None:
+    store = Store(state_dir / "runbook.sqlite3")
+    old = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    i = Incidents(store).open("Production down", "P0", at=old)
+    store.close()
+    code, out = run("incident", "list", "--json")
+    row = json.loads(out)[0]
+    assert row["response_breached"] and not row["resolution_breached"]
+    assert row["response_left"].startswith("-")
+    _code, out = run("incident", "tick", "--json")
+    assert json.loads(out) == [
+        {"incident": i, "action": "escalated", "level": 2, "why": json.loads(out)[0]["why"]}
+    ]
+    assert "no acknowledgement" in json.loads(out)[0]["why"]
+    assert json.loads(run("incident", "tick", "--json")[1]) == []  # once per breach
+
+
+def test_hostile_titles_are_text(state_dir: Path) -> None:
+    title = "<script>alert(1)</script> {{ 7*7 }} <!channel>"
+    code, out = run("incident", "open", "--title", title, "--priority", "P2", "--json")
+    i = str(json.loads(out)["id"])
+    code, out = run("incident", "review", i)
+    assert title in out and "49" not in out
+    _code, out = run("incident", "review", i, "--format", "html")
+    assert "<script>" not in out and "&lt;script&gt;" in out
+
+
+def test_classify_and_errors(state_dir: Path) -> None:
+    code, out = run("incident", "classify", "Security vulnerability in the REST API", "--json")
+    assert json.loads(out)["priority"] == "P0"
+    code, out = run("incident", "show", "42")
+    assert code != 0
+    code, out = run("status", "--incident", "42", "-i", "/nonexistent")
+    assert code != 0
