@@ -52,6 +52,7 @@ def test_open_classifies_and_the_lifecycle_is_recorded(state_dir: Path) -> None:
     kinds = [e["kind"] for e in json.loads(out)]
     assert kinds == ["opened", "acknowledged", "update", "status", "escalated", "update", "status"]
     code, out = run("incident", "review", i)
+    assert code == 0, out
     assert "# Post-Incident Review: Settings not saving on shop" in out
     assert "a race in the state manager" in out
     code, out = run("incident", "review", i, "--format", "html")
@@ -64,6 +65,7 @@ def test_list_marks_breaches_and_tick_escalates(state_dir: Path) -> None:
     i = Incidents(store).open("Production down", "P0", at=old)
     store.close()
     code, out = run("incident", "list", "--json")
+    assert code == 0, out
     row = json.loads(out)[0]
     assert row["response_breached"] and not row["resolution_breached"]
     assert row["response_left"].startswith("-")
@@ -80,6 +82,7 @@ def test_hostile_titles_are_text(state_dir: Path) -> None:
     code, out = run("incident", "open", "--title", title, "--priority", "P2", "--json")
     i = str(json.loads(out)["id"])
     code, out = run("incident", "review", i)
+    assert code == 0, out
     assert title in out and "49" not in out
     _code, out = run("incident", "review", i, "--format", "html")
     assert "<script>" not in out and "&lt;script&gt;" in out
