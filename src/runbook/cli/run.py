@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -116,7 +117,12 @@ def run_runbook(ctx: click.Context, book: Runbook, options: dict[str, Any]) -> i
         finally:
             store.close()
     result, stdout = execute_options(ctx, book, options, as_json)
-    incident_id = attach_incident(ctx, book, result, incident_id)
+    try:
+        incident_id = attach_incident(ctx, book, result, incident_id)
+    except (RunbookError, sqlite3.Error, OSError) as exc:
+        # The run happened and is recorded; failing to file it on an incident must not
+        # turn a successful rollback into a failed command.
+        click.echo(f"runbook: warning: the run was not put on an incident: {exc}", err=True)
     report = REPORTS.get(book.name)
     if as_json:
         document = result.to_json()
