@@ -13,7 +13,7 @@ import click
 from runbook import __version__
 from runbook.errors import ExitCode, RunbookError
 
-BUILTINS = ("list", "show", "runs", "incident", "logs", "health", "sandbox")
+BUILTINS = ("list", "show", "runs", "incident", "notify", "logs", "health", "sandbox")
 
 
 class Context:
@@ -136,6 +136,7 @@ def _register() -> None:
     cli.add_command(catalog_cmds.show_cmd)
     cli.add_command(runs.runs_cmd)
     cli.add_command(incident.incident_cmd)
+    cli.add_command(incident.notify_cmd)
     cli.add_command(health.logs_cmd)
     cli.add_command(health.health_cmd)
     cli.add_command(sandbox.sandbox_cmd)

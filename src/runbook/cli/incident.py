@@ -454,3 +454,61 @@ def record_run(store: Any, incident_id: int, result: Any) -> None:
         {"run_id": result.run_id, "counts": result.model.counts()},
         at=result.ended_at,
     )
+
+
+@click.command("notify")
+@click.option("--incident", "incident_id", type=int, required=True, help="The incident.")
+@click.option("--template", type=click.Choice(["p0", "p1", "user", "review"]), required=True)
+@click.option(
+    "--channel",
+    "channels",
+    multiple=True,
+    help="Only this channel of contacts.yml (repeatable; default: all).",
+)
+@click.option(
+    "--action",
+    type=click.Choice(["trigger", "acknowledge", "resolve"]),
+    default="trigger",
+    show_default=True,
+    help="PagerDuty's event action.",
+)
+@click.option("--dry-run", is_flag=True, help="Show the message and the channels; send nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def notify_cmd(
+    ctx: click.Context,
+    incident_id: int,
+    template: str,
+    channels: tuple[str, ...],
+    action: str,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Send (or show) a message about an incident over the project's channels.
+
+    Channels and contacts are in your project's contacts.yml (see the README); secrets by
+    reference only (env:NAME). Every attempt is recorded on the incident's timeline.
+    Exits 0 when every channel delivered, 3 when some did not.
+    """
+    from runbook.errors import ExitCode
+    from runbook.incidents.notify import notify
+
+    root = ctx.find_root().obj
+    store = root.store()
+    try:
+        out = notify(store, root.project, incident_id, template, channels, dry_run, action)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+    else:
+        click.echo(f"Subject: {out['subject']}\n\n{out['body']}\n")
+        if dry_run:
+            click.echo(f"(dry run: would send over {', '.join(out['channels']) or 'no channel'})")
+        for delivery in out["deliveries"]:
+            state = "delivered" if delivery["ok"] else f"FAILED: {delivery['error']}"
+            click.echo(
+                f"{delivery['channel']}: {state} after {len(delivery['attempts'])} attempt(s)"
+            )
+    if any(not d["ok"] for d in out["deliveries"]):
+        raise click.exceptions.Exit(int(ExitCode.HOSTS_FAILED))

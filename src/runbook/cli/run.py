@@ -156,9 +156,29 @@ def attach_incident(
             click.echo(f"runbook: opened P0 incident {incident_id} for this run", err=True)
         if incident_id is not None:
             record_run(store, incident_id, result)
+            _send_notices(ctx, store, book, incident_id)
     finally:
         store.close()
     return incident_id
+
+
+def _send_notices(ctx: click.Context, store: Any, book: Runbook, incident_id: int) -> None:
+    """The runbook's notification templates over the project's channels, after the run."""
+    from runbook.incidents.channels import load
+    from runbook.incidents.notify import notify
+
+    project = ctx.find_root().obj.project
+    if not book.notify or not load(project)[1]:
+        return
+    for template in book.notify:
+        out = notify(store, project, incident_id, template)
+        for delivery in out["deliveries"]:
+            if not delivery["ok"]:
+                click.echo(
+                    f"runbook: warning: {template} via {delivery['channel']} failed: "
+                    f"{delivery['error']}",
+                    err=True,
+                )
 
 
 def common_options(**given: Any) -> dict[str, Any]:

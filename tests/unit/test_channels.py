@@ -1,0 +1,330 @@
+"""Every channel against real local receivers: payload shapes, signatures, retries, escaping,
+and no secret anywhere it should not be."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from aiosmtpd.controller import Controller
+from click.testing import CliRunner
+
+from runbook.cli import cli
+from runbook.errors import RunbookError
+from runbook.incidents import channels
+from runbook.incidents.records import Incidents
+from runbook.store import Store
+
+HOSTILE = "<!channel> <script>alert(1)</script> & {{ 7*7 }}"
+SECRET_URL_TOKEN = "T000/B000/canarysecret42"
+
+
+class Receiver(BaseHTTPRequestHandler):
+    requests: ClassVar[list[dict[str, Any]]] = []
+    fail_first: ClassVar[int] = 0
+    delay: ClassVar[float] = 0
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+        if Receiver.delay:
+            time.sleep(Receiver.delay)
+        if Receiver.fail_first > 0:
+            Receiver.fail_first -= 1
+            self.send_response(503)
+            self.end_headers()
+            return
+        self.send_response(202 if "pagerduty" in self.path else 200)
+        self.end_headers()
+        self.wfile.write(b'{"status":"success"}')
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[str]:
+    Receiver.requests, Receiver.fail_first, Receiver.delay = [], 0, 0
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+@pytest.fixture
+def project(tmp_path: Path, receiver: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SLACK_URL", f"{receiver}/slack/{SECRET_URL_TOKEN}")
+    monkeypatch.setenv("TEAMS_URL", f"{receiver}/teams/{SECRET_URL_TOKEN}")
+    monkeypatch.setenv("HOOK_URL", f"{receiver}/hook")
+    monkeypatch.setenv("HOOK_SECRET", "s3cret-hmac-key")
+    monkeypatch.setenv("PD_KEY", "routing-key-canary-77")
+    (tmp_path / "contacts.yml").write_text(f"""
+levels:
+  1: {{name: On-call developer, contacts: [{{name: Alice, email: alice@example.com}}]}}
+  2: {{name: Lead developer, contacts: [{{name: Bob}}]}}
+  3: {{name: CTO, contacts: [{{name: Carol}}]}}
+channels:
+  - {{name: chat, type: slack, url: "env:SLACK_URL"}}
+  - {{name: teams, type: teams, url: "env:TEAMS_URL"}}
+  - {{name: hook, type: webhook, url: "env:HOOK_URL", secret: "env:HOOK_SECRET"}}
+  - {{name: pager, type: pagerduty, routing_key: "env:PD_KEY", url: "{receiver}/pagerduty"}}
+  - {{name: status, type: statuspage, directory: "{tmp_path / "status"}"}}
+""")
+    return tmp_path
+
+
+@pytest.fixture
+def incident(state_dir: Path) -> int:
+    store = Store(state_dir / "runbook.sqlite3")
+    i = Incidents(store).open(f"Admin down {HOSTILE}", "P0", impact="all admins")
+    store.close()
+    return i
+
+
+def notify(project: Path, incident: int, *extra: str) -> Any:
+    return CliRunner().invoke(
+        cli,
+        [
+            "--project",
+            str(project),
+            "notify",
+            "--incident",
+            str(incident),
+            "--template",
+            "p0",
+            "--json",
+            *extra,
+        ],
+    )
+
+
+def by_path(prefix: str) -> list[dict[str, Any]]:
+    return [r for r in Receiver.requests if r["path"].startswith(prefix)]
+
+
+def test_every_channel_delivers_in_its_vendors_shape(
+    project: Path, incident: int, state_dir: Path
+) -> None:
+    result = notify(project, incident)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert {d["channel"]: d["ok"] for d in out["deliveries"]} == {
+        "chat": True,
+        "teams": True,
+        "hook": True,
+        "pager": True,
+        "status": True,
+    }
+
+    slack = json.loads(by_path("/slack")[0]["body"])
+    assert set(slack) == {"text"}
+    assert "&lt;!channel&gt;" in slack["text"] and "<!channel>" not in slack["text"]
+    assert "&amp;" in slack["text"] and "<script>" not in slack["text"]
+
+    teams = json.loads(by_path("/teams")[0]["body"])
+    card = teams["attachments"][0]
+    assert teams["type"] == "message"
+    assert card["contentType"] == "application/vnd.microsoft.card.adaptive"
+    assert card["content"]["type"] == "AdaptiveCard" and card["content"]["version"] == "1.4"
+    assert card["content"]["body"][0]["text"].startswith("[CRITICAL] MASE Production Issue")
+
+    pager = json.loads(by_path("/pagerduty")[0]["body"])
+    assert pager["routing_key"] == "routing-key-canary-77"
+    assert pager["event_action"] == "trigger"
+    assert pager["dedup_key"] == f"runbook-incident-{incident}"
+    assert pager["payload"]["severity"] == "critical"
+    assert pager["payload"]["source"] == "runbook" and len(pager["payload"]["summary"]) <= 1024
+
+    hook = by_path("/hook")[0]
+    stamp = hook["headers"]["X-Runbook-Timestamp"]
+    expected = (
+        "sha256="
+        + hmac.new(
+            b"s3cret-hmac-key", stamp.encode() + b"." + hook["body"], hashlib.sha256
+        ).hexdigest()
+    )
+    assert hmac.compare_digest(hook["headers"]["X-Runbook-Signature"], expected)
+    assert json.loads(hook["body"])["incident"]["id"] == incident
+
+    page = (project / "status" / "index.html").read_text()
+    assert "&lt;script&gt;" in page and "<script>" not in page
+    assert "Some systems are affected" in page
+
+    # No secret in the output, the run record or the timeline.
+    dump = "\n".join(Store(state_dir / "runbook.sqlite3").db.iterdump())
+    for secret in (SECRET_URL_TOKEN, "s3cret-hmac-key", "routing-key-canary-77"):
+        assert secret not in result.output and secret not in dump
+
+
+def test_pagerduty_acknowledge_and_resolve(project: Path, incident: int) -> None:
+    for action in ("acknowledge", "resolve"):
+        assert notify(project, incident, "--channel", "pager", "--action", action).exit_code == 0
+    sent = [json.loads(r["body"]) for r in by_path("/pagerduty")]
+    assert [s["event_action"] for s in sent] == ["acknowledge", "resolve"]
+    assert all(
+        "payload" not in s and s["dedup_key"] == f"runbook-incident-{incident}" for s in sent
+    )
+
+
+def test_retries_on_5xx_and_records_each_attempt(
+    project: Path, incident: int, state_dir: Path
+) -> None:
+    Receiver.fail_first = 2
+    result = notify(project, incident, "--channel", "chat")
+    assert result.exit_code == 0, result.output
+    delivery = json.loads(result.output)["deliveries"][0]
+    assert [a["ok"] for a in delivery["attempts"]] == [False, False, True]
+    assert delivery["attempts"][0]["detail"] == "HTTP 503"
+    events = Incidents(Store(state_dir / "runbook.sqlite3")).events(incident)
+    notes = [e["summary"] for e in events if e["kind"] == "notification"]
+    assert notes == [
+        "p0 via chat: attempt 1 failed (HTTP 503)",
+        "p0 via chat: attempt 2 failed (HTTP 503)",
+        "p0 via chat: attempt 3 delivered (HTTP 200)",
+    ]
+
+
+def test_a_receiver_that_keeps_failing_is_reported_not_raised(project: Path, incident: int) -> None:
+    Receiver.fail_first = 99
+    result = notify(project, incident, "--channel", "chat")
+    assert result.exit_code == 3
+    delivery = json.loads(result.output)["deliveries"][0]
+    assert not delivery["ok"] and len(delivery["attempts"]) == 3
+
+
+def test_timeouts_are_bounded_and_retried(project: Path, incident: int, state_dir: Path) -> None:
+    Receiver.delay = 1.5
+    store = Store(state_dir / "runbook.sqlite3")
+    from runbook.incidents.notify import notify as send
+
+    out = send(store, project, incident, "p0", ("hook",), timeout=0.5)
+    delivery = out["deliveries"][0]
+    assert not delivery["ok"]
+    assert delivery["attempts"][0]["detail"].startswith("timed out")
+    assert len(delivery["attempts"]) == 3
+
+
+def test_dry_run_sends_nothing(project: Path, incident: int) -> None:
+    result = notify(project, incident, "--dry-run")
+    assert result.exit_code == 0
+    assert json.loads(result.output)["deliveries"] == [] and Receiver.requests == []
+
+
+def test_secrets_only_by_reference(tmp_path: Path) -> None:
+    (tmp_path / "contacts.yml").write_text(
+        "channels:\n  - {name: chat, type: slack, url: 'https://hooks.slack.com/x/y'}\n"
+    )
+    with pytest.raises(RunbookError, match="url is a secret; write env:NAME"):
+        channels.load(tmp_path)
+    (tmp_path / "contacts.yml").write_text(
+        "channels:\n  - {name: chat, type: slack, url: 'env:NOT_SET_ANYWHERE'}\n"
+    )
+    _, [chat] = channels.load(tmp_path)
+    with pytest.raises(RunbookError, match=r"\$NOT_SET_ANYWHERE \(its url\) is not set"):
+        chat.secret("url")
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path) -> Iterator[tuple[Mailbox, int]]:
+    import ssl
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    mailbox = Mailbox()
+
+    def authenticator(
+        server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> Any:
+        from aiosmtpd.smtp import AuthResult
+
+        ok = auth_data.login == b"runbook" and auth_data.password == b"mail-pass-canary"
+        return AuthResult(success=ok)
+
+    import socket
+
+    with socket.socket() as probe:  # a free port: aiosmtpd checks readiness by connecting
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(
+        mailbox,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=context,
+        require_starttls=True,
+        authenticator=authenticator,
+        auth_require_tls=True,
+    )
+    controller.start()
+    yield mailbox, port
+    controller.stop()
+
+
+def test_smtp_with_starttls_and_auth(
+    smtp_server: tuple[Mailbox, int],
+    tmp_path: Path,
+    incident: int,
+    state_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mailbox, port = smtp_server
+    monkeypatch.setenv("MAIL_PASS", "mail-pass-canary")
+    (tmp_path / "contacts.yml").write_text(f"""
+channels:
+  - name: mail
+    type: smtp
+    host: 127.0.0.1
+    port: {port}
+    starttls: true
+    insecure_tls: true
+    username: runbook
+    password: "env:MAIL_PASS"
+    from: runbook@example.com
+    to: [oncall@example.com]
+""")
+    result = notify(tmp_path, incident)
+    assert result.exit_code == 0, result.output
+    [envelope] = mailbox.messages
+    assert envelope.rcpt_tos == ["oncall@example.com"]
+    text = envelope.content.decode()
+    assert "Subject: [CRITICAL] MASE Production Issue" in text
+    assert "&lt;script&gt;" in text  # the HTML part escapes user text
+    assert "mail-pass-canary" not in result.output
