@@ -112,6 +112,18 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX incident_events_at ON incident_events (incident_id, at);
     ALTER TABLE runs ADD COLUMN incident_id INTEGER REFERENCES incidents (id)
     """,
+    """
+    CREATE TABLE checklist_ticks (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        schedule  TEXT NOT NULL,              -- daily, weekly, monthly
+        period    TEXT NOT NULL,              -- the day, ISO week or month it counts for
+        item      TEXT NOT NULL,
+        who       TEXT NOT NULL,
+        at        TEXT NOT NULL,
+        note      TEXT,
+        UNIQUE (schedule, period, item)
+    );
+    """,
 )
 
 

@@ -71,7 +71,13 @@ def test_list_marks_breaches_and_tick_escalates(state_dir: Path) -> None:
     assert row["response_left"].startswith("-")
     _code, out = run("incident", "tick", "--json")
     assert json.loads(out) == [
-        {"incident": i, "action": "escalated", "level": 2, "why": json.loads(out)[0]["why"]}
+        {
+            "incident": i,
+            "action": "escalated",
+            "level": 2,
+            "why": json.loads(out)[0]["why"],
+            "notified": [],
+        }
     ]
     assert "no acknowledgement" in json.loads(out)[0]["why"]
     assert json.loads(run("incident", "tick", "--json")[1]) == []  # once per breach
@@ -95,3 +101,14 @@ def test_classify_and_errors(state_dir: Path) -> None:
     assert code != 0
     code, out = run("status", "--incident", "42", "-i", "/nonexistent")
     assert code != 0
+
+
+def test_checklists_keep_who_and_when(state_dir: Path) -> None:
+    code, out = run("checklist", "daily", "--tick", "1", "--tick", "3", "--json")
+    assert code == 0, out
+    items = json.loads(out)["items"]
+    assert [i["done"] for i in items] == [True, False, True, False]
+    assert items[0]["item"] == "Review error logs" and items[0]["who"]
+    code, out = run("checklist", "weekly")
+    assert "[ ] 4. Plan next rollout phase" in out
+    assert run("checklist", "monthly", "--tick", "9")[0] != 0

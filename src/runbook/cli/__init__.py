@@ -13,7 +13,17 @@ import click
 from runbook import __version__
 from runbook.errors import ExitCode, RunbookError
 
-BUILTINS = ("list", "show", "runs", "incident", "notify", "logs", "health", "sandbox")
+BUILTINS = (
+    "list",
+    "show",
+    "runs",
+    "incident",
+    "notify",
+    "checklist",
+    "logs",
+    "health",
+    "sandbox",
+)
 
 
 class Context:
@@ -137,6 +147,7 @@ def _register() -> None:
     cli.add_command(runs.runs_cmd)
     cli.add_command(incident.incident_cmd)
     cli.add_command(incident.notify_cmd)
+    cli.add_command(incident.checklist_cmd)
     cli.add_command(health.logs_cmd)
     cli.add_command(health.health_cmd)
     cli.add_command(sandbox.sandbox_cmd)

@@ -388,10 +388,12 @@ def tick_cmd(ctx: click.Context, as_json: bool) -> None:
                                 "action": "escalated",
                                 "level": level,
                                 "why": action.why,
+                                "notified": _tell(ctx, incidents, incidents.get(row["id"])),
                             }
                         )
                 else:
                     incidents.record(row["id"], "reminder", action.why)
+                    _tell(ctx, incidents, row)
                     incidents.store.db.execute(
                         "UPDATE incidents SET last_reminder_at = ? WHERE id = ?", (now(), row["id"])
                     )
@@ -405,6 +407,19 @@ def tick_cmd(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"incident {item['incident']}: {item['action']}: {item['why']}")
         if not done:
             click.echo("nothing due")
+
+
+def _tell(ctx: click.Context, incidents: Any, row: dict[str, Any]) -> list[str]:
+    """Notify over the project's channels (the message names the level's contacts)."""
+    from runbook.incidents.channels import load
+    from runbook.incidents.notify import notify
+
+    project = ctx.find_root().obj.project
+    if not load(project)[1]:
+        return []
+    template = "p0" if row["priority"] == "P0" else "p1"
+    out = notify(incidents.store, project, row["id"], template)
+    return [d["channel"] for d in out["deliveries"] if d["ok"]]
 
 
 def record_run(store: Any, incident_id: int, result: Any) -> None:
@@ -512,3 +527,64 @@ def notify_cmd(
             )
     if any(not d["ok"] for d in out["deliveries"]):
         raise click.exceptions.Exit(int(ExitCode.HOSTS_FAILED))
+
+
+@click.command("checklist")
+@click.argument("schedule", type=click.Choice(["daily", "weekly", "monthly"]))
+@click.option(
+    "--tick",
+    "items",
+    multiple=True,
+    type=int,
+    metavar="N",
+    help="Tick item N (1-4) as done by you, now (repeatable).",
+)
+@click.option("--note", help="A note kept with the ticks.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def checklist_cmd(
+    ctx: click.Context, schedule: str, items: tuple[int, ...], note: str | None, as_json: bool
+) -> None:
+    """The document's manual checks for this day, week or month: who ticked what, when."""
+    from runbook.incidents.checklists import CHECKLISTS, WHEN, period
+    from runbook.incidents.records import now
+
+    names = CHECKLISTS[schedule]
+    for n in items:
+        if not 1 <= n <= len(names):
+            raise click.BadParameter(f"items are 1-{len(names)}", param_hint="--tick")
+    current = period(schedule, datetime.now(UTC))
+    store = ctx.find_root().obj.store()
+    try:
+        with store.transaction():
+            for n in items:
+                store.db.execute(
+                    "INSERT OR IGNORE INTO checklist_ticks (schedule, period, item, who, at, "
+                    "note) VALUES (?, ?, ?, ?, ?, ?)",
+                    (schedule, current, names[n - 1], _operator(), now(), note),
+                )
+        ticks = {
+            row["item"]: dict(row)
+            for row in store.db.execute(
+                "SELECT item, who, at, note FROM checklist_ticks WHERE schedule = ? AND period = ?",
+                (schedule, current),
+            )
+        }
+    finally:
+        store.close()
+    rows = [
+        {
+            "n": i,
+            "item": name,
+            **({"done": True, **ticks[name]} if name in ticks else {"done": False}),
+        }
+        for i, name in enumerate(names, 1)
+    ]
+    if as_json:
+        click.echo(json.dumps({"schedule": schedule, "period": current, "items": rows}, indent=2))
+        return
+    click.echo(f"{schedule} checks ({WHEN[schedule]}) for {current}:")
+    for row in rows:
+        mark = "x" if row["done"] else " "
+        who = f"  ({row['who']}, {row['at']})" if row["done"] else ""
+        click.echo(f"  [{mark}] {row['n']}. {row['item']}{who}")
