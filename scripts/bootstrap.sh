@@ -36,9 +36,13 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 # The pty tests and the sandbox's own checks want these; tiny, and on most images already.
-for tool in ssh:openssh-client ip:iproute2 curl:curl; do
+for tool in ssh:openssh-client ip:iproute2 curl:curl openssl:openssl; do
   command -v "${tool%%:*}" >/dev/null || apt_install "${tool##*:}"
 done
+# The status page test loads the page in a real headless browser.
+if [ "${1:-}" = "test" ] && ! command -v chromium >/dev/null; then
+  apt_install chromium fonts-dejavu-core
+fi
 
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e ".${extras}"
