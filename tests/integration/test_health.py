@@ -127,3 +127,19 @@ def test_group_vars_override_the_thresholds(green_fleet, runbook_cli, tmp_path: 
     assert verdicts[("beta-1", "api_errors")] == "green"  # ~34% < 60 by beta's group_vars
     assert verdicts[("beta-1", "php_errors")] == "red"  # the rest of the table still applies
     assert "error_rate_over_5_percent" in doc["decision"]["fired"]  # the matrix is fixed
+
+
+def test_a_decision_goes_on_the_incident_and_dates_the_detection(green_fleet, runbook_cli) -> None:
+    green_fleet.fault("traffic-red", "beta-1")
+    incident = runbook_cli(
+        "incident", "open", "--title", "REST API fatals on beta", "--priority", "P0", "--json"
+    ).json()["id"]
+    sick = runbook_cli("health", "--incident", str(incident), "--json")
+    assert sick.code == 11
+    timeline = runbook_cli("incident", "timeline", str(incident), "--json").json()
+    decision = next(e for e in timeline if e["kind"] == "decision")
+    assert decision["summary"].startswith("health red: ")
+    assert "critical_errors_last_5m" in decision["data"]["fired"]
+    assert decision["data"]["first_seen"]  # the earliest fatal record seen in the logs
+    review = runbook_cli("incident", "review", str(incident)).out
+    assert "Time to detect: -;" not in review

@@ -298,6 +298,13 @@ def _queries(path: Path) -> dict[str, str]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Threshold overrides (the thresholds.yml shape).",
 )
+@click.option(
+    "--incident",
+    "incident_id",
+    type=int,
+    metavar="ID",
+    help="Put the decision, with its evidence, on this incident's timeline.",
+)
 @_with_targets
 @click.pass_context
 def health_cmd(
@@ -307,6 +314,7 @@ def health_cmd(
     prometheus_url: str | None,
     prometheus_queries: Path | None,
     thresholds_file: Path | None,
+    incident_id: int | None,
     inventory: tuple[str, ...],
     limit: str | None,
     as_json: bool,
@@ -360,6 +368,8 @@ def health_cmd(
                 "thresholds": {m: r.describe() for m, r in rows.items()},
             },
         )
+        if incident_id is not None:
+            _on_incident(store, incident_id, outcome, decision_id)
     finally:
         store.close()
     if as_json:
@@ -381,6 +391,31 @@ def health_cmd(
     else:
         _print_health(outcome, since)
     raise click.exceptions.Exit(int(VERDICT_EXIT[outcome["verdict"]]))
+
+
+def _on_incident(store: Any, incident_id: int, outcome: dict[str, Any], decision_id: int) -> None:
+    """The decision on the incident's timeline; the earliest new fatal error's first sighting
+    lets the review compute the time to detect."""
+    from runbook.incidents.records import Incidents
+
+    decision = outcome["decision"]
+    first_seen = None
+    for rule in decision["rules"]:
+        if rule["rule"] == "critical_errors_last_5m" and rule["result"] == "fired":
+            first_seen = outcome["inputs"].get("first_critical_seen")
+    fired = ", ".join(decision["fired"]) or "no trigger fired"
+    Incidents(store).record(
+        incident_id,
+        "decision",
+        f"health {outcome['verdict']}: {fired} (decision {decision_id})",
+        {
+            "decision_id": decision_id,
+            "verdict": outcome["verdict"],
+            "fired": decision["fired"],
+            "rules": decision["rules"],
+            "first_seen": first_seen,
+        },
+    )
 
 
 def _print_health(outcome: dict[str, Any], since: str) -> None:

@@ -24,6 +24,18 @@ def _operator() -> str:
     return operator_name()
 
 
+def _done(ctx: click.Context, incident_id: int, as_json: bool, message: str) -> None:
+    """What a changing command prints: a line, or with --json the incident as it now stands."""
+    if not as_json:
+        click.echo(message)
+        return
+    incidents = _incidents(ctx)
+    try:
+        click.echo(json.dumps(incidents.get(incident_id)))
+    finally:
+        incidents.store.close()
+
+
 @click.group("incident")
 def incident_cmd() -> None:
     """Incidents: priority and deadlines, status, escalation, the timeline, the review.
@@ -115,15 +127,18 @@ def open_cmd(
 @incident_cmd.command("ack")
 @click.argument("incident_id", type=int)
 @click.option("--owner", help="Who takes it (default: you).")
+@click.option("--json", "as_json", is_flag=True, help="Print the incident as JSON.")
 @click.pass_context
-def ack_cmd(ctx: click.Context, incident_id: int, owner: str | None) -> None:
+def ack_cmd(ctx: click.Context, incident_id: int, owner: str | None, as_json: bool) -> None:
     """Acknowledge an incident (stops the response clock)."""
     incidents = _incidents(ctx)
     try:
         incidents.acknowledge(incident_id, owner or _operator())
     finally:
         incidents.store.close()
-    click.echo(f"incident {incident_id} acknowledged by {owner or _operator()}")
+    _done(
+        ctx, incident_id, as_json, f"incident {incident_id} acknowledged by {owner or _operator()}"
+    )
 
 
 UPDATE_FIELDS = (
@@ -152,22 +167,26 @@ def _update_options(f: Any) -> Any:
 )
 @click.option("--priority", help="P0-P3.")
 @_update_options
+@click.option("--json", "as_json", is_flag=True, help="Print the incident as JSON.")
 @click.pass_context
-def update_cmd(ctx: click.Context, /, incident_id: int, **fields: str | None) -> None:
+def update_cmd(
+    ctx: click.Context, /, incident_id: int, as_json: bool, **fields: str | None
+) -> None:
     """Change an incident's status, priority or fields (each change goes on the timeline)."""
     incidents = _incidents(ctx)
     try:
         incidents.update(incident_id, **fields)
     finally:
         incidents.store.close()
-    click.echo(f"incident {incident_id} updated")
+    _done(ctx, incident_id, as_json, f"incident {incident_id} updated")
 
 
 @incident_cmd.command("escalate")
 @click.argument("incident_id", type=int)
 @click.option("--why", required=True, help="Why the next level is needed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the incident as JSON.")
 @click.pass_context
-def escalate_cmd(ctx: click.Context, incident_id: int, why: str) -> None:
+def escalate_cmd(ctx: click.Context, incident_id: int, why: str, as_json: bool) -> None:
     """Escalate to the next level: L1 on-call -> L2 lead -> L3 CTO."""
     from runbook.incidents.records import LEVELS
 
@@ -176,16 +195,21 @@ def escalate_cmd(ctx: click.Context, incident_id: int, why: str) -> None:
         level = incidents.escalate(incident_id, why)
     finally:
         incidents.store.close()
-    click.echo(f"incident {incident_id} escalated to {LEVELS[level]}")
+    _done(ctx, incident_id, as_json, f"incident {incident_id} escalated to {LEVELS[level]}")
 
 
 @incident_cmd.command("resolve")
 @click.argument("incident_id", type=int)
 @click.option("--root-cause", help="What caused it.")
 @click.option("--resolution", help="How it was fixed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the incident as JSON.")
 @click.pass_context
 def resolve_cmd(
-    ctx: click.Context, incident_id: int, root_cause: str | None, resolution: str | None
+    ctx: click.Context,
+    incident_id: int,
+    root_cause: str | None,
+    resolution: str | None,
+    as_json: bool,
 ) -> None:
     """Resolve an incident (stops the resolution clock)."""
     incidents = _incidents(ctx)
@@ -195,7 +219,7 @@ def resolve_cmd(
         )
     finally:
         incidents.store.close()
-    click.echo(f"incident {incident_id} resolved")
+    _done(ctx, incident_id, as_json, f"incident {incident_id} resolved")
 
 
 @incident_cmd.command("list")

@@ -71,6 +71,7 @@ def evaluate(
     feature_rates: dict[str, tuple[float | None, int]] = {}
     critical: dict[str, int] = {}
     fatal: dict[str, int] = {}
+    first_fatal: list[str] = []
     known: set[str] | None = set() if baselines else None
     current_perf: dict[str, float | None] = {}
     baseline_perf: dict[str, float | None] = {}
@@ -106,6 +107,11 @@ def evaluate(
         metrics = node_metrics(logs)
         feature_rates[f"api@{host}"] = metrics["api_errors"]
         critical[host] = int(logs.get("critical_recent") or 0)
+        first_fatal += [
+            e["first_seen"]
+            for e in logs.get("top") or []
+            if e.get("level") in ("fatal", "parse") and e.get("first_seen")
+        ]
         for fp, count in (logs.get("fatal_fingerprints") or {}).items():
             fatal[fp] = fatal.get(fp, 0) + count
         base = baselines.get(host)
@@ -165,6 +171,7 @@ def evaluate(
         "decision": decision.to_dict(),
         "inputs": {
             "critical_recent": critical,
+            "first_critical_seen": min(first_fatal) if first_fatal else None,
             "fatal_fingerprints": len(fatal),
             "features": {
                 k: {"rate_percent": v[0], "samples": v[1]} for k, v in feature_rates.items()
