@@ -223,3 +223,9 @@ def test_incremental_scans_count_everything_once_across_rotations(tmp_path: Path
     assert how.startswith("truncated")
     assert total.records == 9
     assert total.unparsed == 0
+
+
+def test_a_request_time_that_is_not_a_number_is_unparsed() -> None:
+    line = b'1.2.3.4 - - [27/Nov/2026:14:00:01 +0000] "GET / HTTP/1.1" 200 1 "-" "-" .'
+    stats = ls.access_stats(io.BytesIO(line + b"\n"))
+    assert stats["requests"] == 0 and stats["unparsed_lines"] == 1

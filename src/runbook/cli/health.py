@@ -30,6 +30,11 @@ SOURCES = ("php", "wordpress", "nginx", "mase")
 
 target_options = [
     click.option(
+        "--until",
+        metavar="TIME",
+        help="The window's end, ISO 8601 (default now): with --since, a range.",
+    ),
+    click.option(
         "-i",
         "--inventory",
         multiple=True,
@@ -54,6 +59,7 @@ def scan(
     inventory: tuple[str, ...],
     limit: str | None,
     extra: dict[str, Any] | None = None,
+    until: str | None = None,
 ) -> Any:
     """Run log-scan and return the run's result (per-host logs in each host's report)."""
     from runbook.cli.run import common_options, execute_options
@@ -65,6 +71,7 @@ def scan(
         inventory=inventory,
         limit=limit,
         since=since,
+        until=until,
         top=top,
         extra_vars=(json.dumps(extra),) if extra else (),
     )
@@ -129,6 +136,7 @@ def errors_cmd(
     source: str | None,
     incremental: bool,
     inventory: tuple[str, ...],
+    until: str | None,
     limit: str | None,
     as_json: bool,
 ) -> None:
@@ -143,7 +151,7 @@ def errors_cmd(
         finally:
             store.close()
         extra = {"log_health_incremental": True, "log_health_state_by_host": states}
-    result = scan(ctx, since, 1, inventory, limit, extra)
+    result = scan(ctx, since, 1, inventory, limit, extra, until)
     hosts = _logs(result)
     if incremental:
         store = ctx.find_root().obj.store()
@@ -202,11 +210,12 @@ def top_cmd(
     count: int,
     since: str,
     inventory: tuple[str, ...],
+    until: str | None,
     limit: str | None,
     as_json: bool,
 ) -> None:
     """The most common errors, as fingerprints with counts and where they occur."""
-    result = scan(ctx, since, count, inventory, limit)
+    result = scan(ctx, since, count, inventory, limit, until=until)
     merged: dict[str, dict[str, Any]] = {}
     for host, node in _logs(result).items():
         for entry in (node["logs"] or {}).get("top", []):
@@ -316,6 +325,7 @@ def health_cmd(
     thresholds_file: Path | None,
     incident_id: int | None,
     inventory: tuple[str, ...],
+    until: str | None,
     limit: str | None,
     as_json: bool,
 ) -> None:
@@ -335,7 +345,7 @@ def health_cmd(
     site_inputs = metrics.load(metrics_source)
     if bool(prometheus_url) != bool(prometheus_queries):
         raise RunbookError("--prometheus and --prometheus-queries go together")
-    result = scan(ctx, since, 20, inventory, limit)
+    result = scan(ctx, since, 20, inventory, limit, until=until)
     if prometheus_url and prometheus_queries:
         sites = sorted({s.site for s in result.model.hosts.values() if s.site})
         site_inputs = metrics.merge(
@@ -463,7 +473,12 @@ def _print_health(outcome: dict[str, Any], since: str) -> None:
 @_with_targets
 @click.pass_context
 def baseline_cmd(
-    ctx: click.Context, since: str, inventory: tuple[str, ...], limit: str | None, as_json: bool
+    ctx: click.Context,
+    since: str,
+    inventory: tuple[str, ...],
+    until: str | None,
+    limit: str | None,
+    as_json: bool,
 ) -> None:
     """Record each host's normal: API response time and the error fingerprints it already has.
 
@@ -472,7 +487,7 @@ def baseline_cmd(
     from runbook.execution import now_utc
     from runbook.health.evaluate import node_metrics
 
-    result = scan(ctx, since, 1000, inventory, limit)
+    result = scan(ctx, since, 1000, inventory, limit, until=until)
     store = ctx.find_root().obj.store()
     saved = {}
     try:
