@@ -53,7 +53,7 @@ class _Unsafe(str):
 
 
 def _unsafe_representer(dumper: yaml.SafeDumper, value: _Unsafe) -> yaml.Node:
-    return dumper.represent_scalar("!unsafe", str(value))
+    return dumper.represent_scalar("!unsafe", str(value), style="'")
 
 
 class _VarsDumper(yaml.SafeDumper):
@@ -63,10 +63,19 @@ class _VarsDumper(yaml.SafeDumper):
 _VarsDumper.add_representer(_Unsafe, _unsafe_representer)
 
 
+JINJA_MARKERS = ("{{", "{%", "{#")
+
+
 def mark_unsafe(value: Any) -> Any:
-    """Every string in `value` becomes data Jinja never evaluates (operator text, parameters)."""
+    """Every string in `value` becomes data Jinja never evaluates (operator text, parameters).
+
+    A string with no Jinja delimiter cannot be evaluated and is written as a plain quoted
+    string; one with a delimiter is tagged !unsafe. (Ansible 2.19 resolves an !unsafe
+    scalar's type again, quoted or not: tagging every string turned an ISO time into a
+    datetime and `yes` into a boolean.)
+    """
     if isinstance(value, str):
-        return _Unsafe(value)
+        return _Unsafe(value) if any(m in value for m in JINJA_MARKERS) else value
     if isinstance(value, dict):
         return {str(k): mark_unsafe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -143,3 +143,19 @@ def test_a_decision_goes_on_the_incident_and_dates_the_detection(green_fleet, ru
     assert decision["data"]["first_seen"]  # the earliest fatal record seen in the logs
     review = runbook_cli("incident", "review", str(incident)).out
     assert "Time to detect: -;" not in review
+
+
+def test_an_absolute_window(green_fleet, runbook_cli) -> None:
+    import datetime
+
+    green_fleet.fault("traffic-red", "beta-1")  # stamped over the last minute
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    before = (now - datetime.timedelta(hours=3)).isoformat().replace("+00:00", "Z")
+    earlier = (now - datetime.timedelta(hours=2)).isoformat().replace("+00:00", "Z")
+    empty = runbook_cli("logs", "errors", "--since", before, "--until", earlier, "--json")
+    assert empty.code == 0, empty.err
+    assert empty.json()["hosts"]["beta-1"]["fatal"] == 0
+    full = runbook_cli("logs", "errors", "--since", before, "--json").json()
+    assert full["hosts"]["beta-1"]["fatal"] > 0
+    bad = runbook_cli("logs", "errors", "--until", "yesterday")
+    assert bad.code == 2 and "--until" in bad.err

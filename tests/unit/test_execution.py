@@ -11,7 +11,7 @@ from runbook import execution
 def test_strings_are_marked_unsafe_everywhere() -> None:
     marked = execution.mark_unsafe({"reason": "{{ x }}", "nested": {"l": ["{{ y }}", 3, True]}})
     text = yaml.dump(marked, Dumper=execution._VarsDumper)
-    assert text.count("!unsafe") == 2  # both values; keys are never templated
+    assert text.count("!unsafe") == 2  # both templates; keys are never templated
     assert "'{{ x }}'" in text
     assert "3" in text and "true" in text
 
@@ -61,3 +61,13 @@ def test_interrupts_twice_cancels_at_once() -> None:
     interrupts._handler(2, None)
     interrupts._handler(2, None)
     assert interrupts.cancel()
+
+
+def test_plain_strings_stay_strings_for_ansible() -> None:
+    text = yaml.dump(
+        execution.mark_unsafe({"since": "2026-11-27T12:00:00Z", "reason": "yes"}),
+        Dumper=execution._VarsDumper,
+    )
+    assert "since: '2026-11-27T12:00:00Z'" in text  # quoted: not a timestamp
+    assert "reason: 'yes'" in text  # quoted: not a boolean
+    assert yaml.safe_load(text) == {"since": "2026-11-27T12:00:00Z", "reason": "yes"}

@@ -99,6 +99,27 @@ def clock_skew(node_time: str | None, observed_at: str | None) -> float | None:
     return round((node - seen).total_seconds(), 1)
 
 
+def _not_scanned(result: Any) -> dict[str, str]:
+    """Hosts whose logs could not be read, and why (unreachable, failed)."""
+    return {
+        h: f"{s.outcome}: {s.message or ''}".strip()
+        for h, s in result.model.hosts.items()
+        if not s.report.get("logs")
+    }
+
+
+def _exit_if_partial(result: Any) -> None:
+    """After printing: a scan that missed hosts exits with the run's code (3 or 4)."""
+    if _not_scanned(result):
+        raise click.exceptions.Exit(int(result.exit_code) or int(ExitCode.HOSTS_FAILED))
+
+
+def _warn_partial(result: Any) -> None:
+    for host, why in _not_scanned(result).items():
+        click.echo(f"NOT SCANNED: {host}: {why}", err=True)
+    _exit_if_partial(result)
+
+
 def _logs(result: Any) -> dict[str, dict[str, Any]]:
     return {
         h: {
@@ -183,11 +204,12 @@ def errors_cmd(
                     "hosts": rows,
                     "total": total,
                     "run_id": result.run_id,
-                    "unreachable": [h for h, n in hosts.items() if n["outcome"] == "unreachable"],
+                    "not_scanned": _not_scanned(result),
                 },
                 indent=2,
             )
         )
+        _exit_if_partial(result)
         return
     table = Table(
         title=f"Errors since {since}" + (f" ({source})" if source else ""), title_justify="left"
@@ -198,6 +220,7 @@ def errors_cmd(
         table.add_row(host, *(str(counts[level]) for level in LEVELS))
     table.add_row("[bold]total[/]", *(f"[bold]{total[level]}[/]" for level in LEVELS))
     Console().print(table)
+    _warn_partial(result)
 
 
 @logs_cmd.command("top")
@@ -237,7 +260,18 @@ def top_cmd(
             item["last_seen"] = max(item["last_seen"], entry["last_seen"])
     top = sorted(merged.values(), key=lambda e: (-e["count"], e["fingerprint"]))[:count]
     if as_json:
-        click.echo(json.dumps({"since": since, "top": top, "run_id": result.run_id}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "since": since,
+                    "top": top,
+                    "run_id": result.run_id,
+                    "not_scanned": _not_scanned(result),
+                },
+                indent=2,
+            )
+        )
+        _exit_if_partial(result)
         return
     table = Table(title=f"Most common errors since {since}", title_justify="left")
     for column in ("count", "level", "where (hosts)", "error"):
@@ -246,6 +280,7 @@ def top_cmd(
         where = ", ".join(f"{h}:{n}" for h, n in item["hosts"].items())
         table.add_row(str(item["count"]), item["level"], where, item["sample"][:160])
     Console(width=160).print(table)
+    _warn_partial(result)
 
 
 def _yaml_file(option: str, path: Path) -> Any:

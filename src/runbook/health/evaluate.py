@@ -163,6 +163,8 @@ def evaluate(
     overall = max(verdicts, key=lambda v: ORDER[v])
     if overall == "inconclusive" and any(v == "green" for v in verdicts):
         overall = "green"
+    if overall == "green" and any(r["metric"] == "logs" for r in table):
+        overall = "inconclusive"  # a host that could not be scanned is not a green host
     if decision.rollback:
         overall = "red"
     return {
