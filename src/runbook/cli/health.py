@@ -188,9 +188,7 @@ def errors_cmd(
         rows[host] = dict.fromkeys(LEVELS, 0)
         for key, n in counts.items():
             src, level = key.split(":", 1)
-            if level in rows[host] and (
-                source is None or src == source or (source == "nginx" and src == "nginx")
-            ):
+            if level in rows[host] and source in (None, src):
                 if src == "mase" and source != "mase":
                     continue  # mase records are counted under their own source too
                 rows[host][level] += n

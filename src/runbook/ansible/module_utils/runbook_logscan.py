@@ -320,35 +320,8 @@ class Summary:
         self.last = None
 
     def add(self, record, where):
-        self.records += 1
-        key = f"{record.source}:{record.level}"
-        self.counts[key] = self.counts.get(key, 0) + 1
-        if record.mase:
-            self.mase += 1
-            self.counts[f"mase:{record.level}"] = self.counts.get(f"mase:{record.level}", 0) + 1
-        stamp = record.time.isoformat()
-        self.first = self.first or stamp
-        self.last = stamp
-        if record.level in ("info",):
-            return
-        fp = record.fingerprint()
-        entry = self.fingerprints.get(fp)
-        if entry is None:
-            if len(self.fingerprints) >= self.max_fingerprints:
-                self.dropped_fingerprints += 1
-                return
-            entry = self.fingerprints[fp] = {
-                "fingerprint": fp,
-                "level": record.level,
-                "count": 0,
-                "first_seen": stamp,
-                "last_seen": stamp,
-                "sample": record.message[:500],
-                "where": where,
-                "mase": record.mase,
-            }
-        entry["count"] += 1
-        entry["last_seen"] = stamp
+        """One record (the line-by-line scan)."""
+        self.add_many(record, 1, record.time, record.time, where)
 
     def add_many(self, record, count, first, last, where):
         """`count` records alike to `record` (one body), first and last seen as given."""
