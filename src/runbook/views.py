@@ -142,6 +142,7 @@ def rollback_report(result: RunResult) -> dict[str, Any]:
             "version_before": restore.get("version_before") or state.report.get("plugin_version"),
             "version_after": restore.get("version_after"),
             "snapshot": restore.get("snapshot"),
+            "opcache_reset": restore.get("opcache_reset"),
         }
     not_rolled_back = {}
     for site_name, site in sites.items():

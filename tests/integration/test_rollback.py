@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import signal
 import tarfile
 from pathlib import Path
@@ -115,6 +116,7 @@ def test_p0_rolls_the_fleet_back_and_verifies(fleet_, runbook_cli) -> None:
         assert http(fleet_, node, "/wp-json/") == "200"
         node_report = doc["report"]["sites"][fleet_.node(node).site]["nodes"][node]
         assert (node_report["version_before"], node_report["version_after"]) == ("2.1.0", "2.0.1")
+        assert node_report["opcache_reset"] is True  # in the restore's own round trip
         assert Path(
             node_report["snapshot"].replace(
                 f"/var/www/{fleet_.node(node).site}/htdocs/wp-content",
@@ -363,7 +365,13 @@ def test_force_unlock_is_recorded(fleet_, runbook_cli) -> None:
 def test_two_rollbacks_at_once(fleet_, runbook_cli) -> None:
     proc = start_p0(["-e", "runbook_serial=1", "-l", "alpha"])
     proc.wait_for("Restore the plugin from a verified backup")
-    second = p0(runbook_cli, "-l", "alpha")
+    # Hold the first run mid-restore (its lock taken) for as long as the second one takes.
+    playbook = proc.playbook_pid()
+    os.kill(playbook, signal.SIGSTOP)
+    try:
+        second = p0(runbook_cli, "-l", "alpha")
+    finally:
+        os.kill(playbook, signal.SIGCONT)
     proc.finish()
     assert second.code == ExitCode.LOCK_HELD
     assert "is locked by run" in second.json()["hosts"]["alpha-1"]["message"]

@@ -18,6 +18,8 @@ description:
   - A backup that fails verification is marked bad (a C(.bad) file beside it) and never chosen
     again; without a named backup the next newest good one is tried.
   - Needs no WordPress: it works while the plugin fatals on load.
+  - When the tree changed, runs C(reload_argv) (a php-fpm reload) so that PHP stops serving the
+    replaced code from OPcache: the restore is not done until then.
 options:
   plugins_dir:
     description: The folder holding the plugin folder (C(wp-content/plugins)).
@@ -42,6 +44,13 @@ options:
   wp_root:
     description: The WordPress root, where a stale C(.maintenance) is removed.
     type: path
+  reload_argv:
+    description:
+      - The command that resets OPcache after a swap (a php-fpm reload), run as an argv list,
+        never through a shell; empty - none (then reset OPcache yourself).
+    type: list
+    elements: str
+    default: []
 author:
   - runbook developers
 """
@@ -75,6 +84,10 @@ rejected:
   description: Backups that failed verification on the way, with the reason.
   type: list
   returned: success
+opcache_reset:
+  description: Whether C(reload_argv) ran (only after a swap).
+  type: bool
+  returned: success
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -90,6 +103,7 @@ def main():
             backup=dict(type="str", default="latest"),
             run_id=dict(type="str", default="manual"),
             wp_root=dict(type="path"),
+            reload_argv=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )
@@ -115,6 +129,18 @@ def main():
             runbook_report={"node": {"restore": {"error": str(exc)}}},
         )
     changed = result.pop("changed")
+    result["opcache_reset"] = False
+    if changed and not module.check_mode and p["reload_argv"]:
+        rc, out, err = module.run_command(p["reload_argv"])
+        if rc != 0:
+            module.fail_json(
+                msg=f"{p['slug']} restored from {result.get('backup')}, but the OPcache reset "
+                f"failed ({' '.join(p['reload_argv'])}, rc {rc}): {(err or out).strip()[:500]}",
+                changed=True,
+                runbook_report={"node": {"restore": result}},
+                **result,
+            )
+        result["opcache_reset"] = True
     module.exit_json(changed=changed, runbook_report={"node": {"restore": result}}, **result)
 
 

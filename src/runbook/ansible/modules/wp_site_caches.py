@@ -1,22 +1,36 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-"""Flush a site's object cache and delete its transients through WP-CLI."""
+"""Flush a site's object cache and transients through WP-CLI; reset the node's OPcache."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
 module: wp_site_caches
-short_description: C(wp cache flush) and C(wp transient delete --all), once per site
+short_description: Flush a site's object cache and transients; reset a node's OPcache
 description:
-  - Runs both, as the workflow document's "Clear all caches" does. Flushing is an action, not
-    a change of state: it never reports C(changed), so a second run stays idempotent.
+  - Runs both, as the workflow document's "Clear all caches" does, then resets the node's
+    OPcache with C(opcache_reset_argv) (a php-fpm reload) when one is given: the site's caches
+    on its first node and every node's OPcache in one round trip.
+  - Flushing is an action, not a change of state: it never reports C(changed), so a second run
+    stays idempotent.
   - Does nothing in check mode.
 options:
   path:
     description: The WordPress root (C(--path)).
     type: path
     required: true
+  site:
+    description: Flush the site's object cache (and transients); false on a site's other nodes.
+    type: bool
+    default: true
+  opcache_reset_argv:
+    description:
+      - The command that resets this node's OPcache (a php-fpm reload), run as an argv list,
+        never through a shell; empty - no reset.
+    type: list
+    elements: str
+    default: []
   transients:
     description: Also delete every transient.
     type: bool
@@ -44,6 +58,12 @@ EXAMPLES = r"""
   wp_site_caches:
     path: /var/www/example/htdocs
     skip_plugins: mase
+
+- name: Reset OPcache only (a site's other nodes)
+  wp_site_caches:
+    path: /var/www/example/htdocs
+    site: false
+    opcache_reset_argv: [systemctl, reload, php8.2-fpm]
 """
 
 RETURN = r"""
@@ -60,20 +80,24 @@ from ansible.module_utils.runbook_wp import WpError, run_wp, wp_argument_spec, w
 def main():
     module = AnsibleModule(
         argument_spec=wp_argument_spec(
+            site=dict(type="bool", default=True),
             transients=dict(type="bool", default=True),
             skip_plugins=dict(type="str"),
+            opcache_reset_argv=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )
     p = module.params
-    commands = [["cache", "flush"]]
-    if p["transients"]:
-        commands.append(["transient", "delete", "--all"])
+    commands = []
+    if p["site"]:
+        commands.append(["cache", "flush"])
+        if p["transients"]:
+            commands.append(["transient", "delete", "--all"])
     if module.check_mode:
-        module.exit_json(
-            changed=False,
-            actions=[{"command": " ".join(c), "said": "(check mode)"} for c in commands],
-        )
+        planned = [{"command": "wp " + " ".join(c), "said": "(check mode)"} for c in commands]
+        if p["opcache_reset_argv"]:
+            planned.append({"command": " ".join(p["opcache_reset_argv"]), "said": "(check mode)"})
+        module.exit_json(changed=False, actions=planned)
     actions = []
     for command in commands:
         argv = wp_argv(
@@ -89,7 +113,20 @@ def main():
         except WpError as exc:
             module.fail_json(msg=f"{exc} (in {p['path']})", actions=actions)
         actions.append({"command": "wp " + " ".join(command), "said": said})
-    module.exit_json(changed=False, actions=actions, runbook_report={"site": {"caches": actions}})
+    report = {"site": {"caches": list(actions)}} if commands else {}
+    if p["opcache_reset_argv"]:
+        # An action, not a change of state, like the flushes.
+        rc, out, err = module.run_command(p["opcache_reset_argv"])
+        if rc != 0:
+            module.fail_json(
+                msg=f"OPcache reset failed ({' '.join(p['opcache_reset_argv'])}, rc {rc}): "
+                + (err or out).strip()[:500],
+                actions=actions,
+                runbook_report=report,
+            )
+        actions.append({"command": " ".join(p["opcache_reset_argv"]), "said": "OPcache reset"})
+        report["node"] = {"opcache_reset": True}
+    module.exit_json(changed=False, actions=actions, runbook_report=report)
 
 
 if __name__ == "__main__":
