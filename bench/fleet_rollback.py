@@ -11,6 +11,13 @@ the same starting state each time:
             restore, smoke tests through nginx and the plugin's REST routes, a run record);
 and prints the wall time of each, the runbook's seconds per host, and the ratio runbook/baseline.
 Both end with every node on the backup's version; the bench checks that before it reports.
+
+Two more rows per size say where the runbook's time goes:
+  verified  the baseline plus, by hand over the same plain ssh, the checks the runbook makes:
+            the flags read before and read back, the login page and /wp-json/ on every node,
+            the plugin's status, colour, template and settings round trips on each site;
+  floor     ansible-playbook with the project's ansible.cfg running one `ping` per host: the
+            least any Ansible run costs on this fleet (one task, one round trip per node).
 """
 
 from __future__ import annotations
@@ -52,7 +59,40 @@ def manual_script(site: str, leader: bool) -> str:
     return "\n".join(lines)
 
 
-def baseline(root: Path, topology) -> float:  # type: ignore[no-untyped-def]
+def verify_script(site: str, leader: bool, token: str) -> str:
+    """The checks p0-rollback makes, typed by hand: reads with wp, requests with curl."""
+    wp = f"wp --path=/var/www/{site}/htdocs --skip-plugins=mase --skip-themes --allow-root"
+    get = f"curl -sf -H 'Host: {site}.sandbox.test' -H 'X-MASE-Token: {token}'"
+    post = f"{get} -X POST -H 'Content-Type: application/json'"
+    api = "http://127.0.0.1/wp-json/mase/v1"
+    lines = [
+        f"{get} -o /dev/null http://127.0.0.1/wp-login.php",
+        f"{get} -o /dev/null http://127.0.0.1/wp-json/",
+        f"! grep -q 'PHP Fatal' /var/www/{site}/htdocs/wp-content/debug.log 2>/dev/null",
+    ]
+    if leader:
+        lines += [
+            f"{wp} option get mase_feature_flags --format=json",
+            f"{get} {api}/status",
+            f"original=$({get} {api}/settings)",
+            f'{post} -d \'{{"menu_background":"#123456"}}\' {api}/settings',
+            f"{get} {api}/settings",
+            f"{post} {api}/templates/ocean/apply",
+            f"{get} {api}/settings",
+            f'{post} -d "$original" {api}/settings',
+            f"{get} {api}/settings",
+        ]
+    return "\n".join(lines)
+
+
+def baseline(root: Path, topology, verified: bool = False) -> float:  # type: ignore[no-untyped-def]
+    token = ""
+    if verified:
+        import yaml
+
+        token = yaml.safe_load((root / "inventory" / "group_vars" / "all.yml").read_text())[
+            "mase_api_token"
+        ]
     ssh = [
         "ssh",
         "-i",
@@ -67,10 +107,16 @@ def baseline(root: Path, topology) -> float:  # type: ignore[no-untyped-def]
 
     def one(node) -> None:  # type: ignore[no-untyped-def]
         leader = node == next(n for n in topology.nodes if n.site == node.site)
+        script = manual_script(node.site, leader)
+        if verified:  # the flags read before the change, the checks after it
+            wp = f"wp --path=/var/www/{node.site}/htdocs --skip-plugins=mase --skip-themes"
+            before = f"{wp} --allow-root option get mase_feature_flags --format=json\n"
+            script = script.replace("set -e\n", "set -e\n" + (before if leader else ""), 1)
+            script += "\n" + verify_script(node.site, leader, token)
         # The script goes over stdin: no quoting through two shells.
         subprocess.run(
             [*ssh, f"root@{node.ip}", "sh", "-s"],
-            input=manual_script(node.site, leader),
+            input=script,
             text=True,
             check=True,
             capture_output=True,
@@ -81,6 +127,34 @@ def baseline(root: Path, topology) -> float:  # type: ignore[no-untyped-def]
     with ThreadPoolExecutor(max_workers=len(topology.nodes)) as pool:
         list(pool.map(one, topology.nodes))
     return time.perf_counter() - started
+
+
+def ansible_floor(root: Path) -> float:
+    """One `ping` per host through ansible-playbook and the project's ansible.cfg."""
+    project = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as scratch:
+        play = Path(scratch) / "floor.yml"
+        play.write_text(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.ping:\n"
+        )
+        env = {**os.environ, "ANSIBLE_CONFIG": str(project / "ansible.cfg")}
+        started = time.perf_counter()
+        subprocess.run(
+            [
+                str(Path(sys.executable).parent / "ansible-playbook"),
+                "-i",
+                str(root / "inventory" / "hosts.yml"),
+                "--forks",
+                "50",
+                str(play),
+            ],
+            cwd=project,
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+        return time.perf_counter() - started
 
 
 def runbook_run(root: Path) -> float:
@@ -144,17 +218,29 @@ def main() -> None:
             base = baseline(root, topo)
             assert versions(root, topo) == {"2.0.1"}, "the baseline did not roll back"
             fleet.reset()
+            verified = baseline(root, topo, verified=True)
+            assert versions(root, topo) == {"2.0.1"}, "the verified baseline did not roll back"
+            floor = ansible_floor(root)
+            fleet.reset()
             assert versions(root, topo) == {"2.1.0"}
             took = runbook_run(root)
             assert versions(root, topo) == {"2.0.1"}, "the runbook did not roll back"
-            rows.append((len(topo.nodes), base, took))
+            rows.append((len(topo.nodes), base, verified, floor, took))
             fleet.down()
     finally:
         fleet.down()
         shutil.rmtree(parent, ignore_errors=True)
-    print(f"{'hosts':>5} {'baseline s':>10} {'runbook s':>10} {'s/host':>7} {'ratio':>6}")
-    for hosts, base, took in rows:
-        print(f"{hosts:>5} {base:>10.2f} {took:>10.2f} {took / hosts:>7.3f} {took / base:>6.2f}")
+    print(
+        f"{'hosts':>5} {'baseline s':>10} {'verified s':>10} {'floor s':>8} {'runbook s':>10}"
+        f" {'s/host':>7} {'ratio':>6} {'verified':>8} {'floor':>6}"
+    )
+    for hosts, base, verified, floor, took in rows:
+        print(
+            f"{hosts:>5} {base:>10.2f} {verified:>10.2f} {floor:>8.2f} {took:>10.2f}"
+            f" {took / hosts:>7.3f} {took / base:>6.2f} {verified / base:>8.2f}"
+            f" {floor / base:>6.2f}"
+        )
+    print("ratio: runbook / baseline; verified, floor: those rows / baseline")
 
 
 if __name__ == "__main__":
