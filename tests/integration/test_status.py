@@ -176,6 +176,20 @@ def test_database_down_is_named(sandbox, runbook_cli) -> None:
     assert doc["report"]["sites"]["alpha"]["feature_flags"]["legacy_fallback"] is False
 
 
+def test_database_down_fails_only_the_node_that_read_it(sandbox, runbook_cli) -> None:
+    """A site's options are read once: its other nodes still report their own state."""
+    sandbox.fault("db-stop", "alpha")
+    try:
+        result = runbook_cli("status", "--json")
+    finally:
+        sandbox.fault("db-start", "alpha")
+    assert result.code == ExitCode.HOSTS_FAILED
+    doc = result.json()
+    assert doc["hosts"]["alpha-1"]["outcome"] == "failed"
+    assert doc["hosts"]["alpha-2"]["outcome"] == "ok", doc["hosts"]["alpha-2"]
+    assert doc["report"]["sites"]["alpha"]["nodes"]["alpha-2"]["plugin_version"] == "2.1.0"
+
+
 def test_inventory_without_site_fails_preflight_naming_the_host(
     sandbox, runbook_cli, tmp_path: Path
 ) -> None:
