@@ -144,12 +144,17 @@ def test_changed_host_key_makes_the_host_unreachable(sandbox, runbook_cli, tmp_p
     assert doc["hosts"]["alpha-2"]["outcome"] == "ok"
 
 
-def test_unreachable_host_does_not_stop_the_others(sandbox, runbook_cli) -> None:
-    sandbox.fault("link-cut", "alpha-1")
+def status_during(sandbox, runbook_cli, fault: str, undo: str, target: str):
+    """`runbook status --json` while `fault` holds on `target`; undone whatever happens."""
+    sandbox.fault(fault, target)
     try:
-        result = runbook_cli("status", "--json")
+        return runbook_cli("status", "--json")
     finally:
-        sandbox.fault("link-restore", "alpha-1")
+        sandbox.fault(undo, target)
+
+
+def test_unreachable_host_does_not_stop_the_others(sandbox, runbook_cli) -> None:
+    result = status_during(sandbox, runbook_cli, "link-cut", "link-restore", "alpha-1")
     assert result.code == ExitCode.HOSTS_UNREACHABLE
     doc = result.json()
     assert doc["hosts"]["alpha-1"]["outcome"] == "unreachable"
@@ -161,11 +166,7 @@ def test_unreachable_host_does_not_stop_the_others(sandbox, runbook_cli) -> None
 
 
 def test_database_down_is_named(sandbox, runbook_cli) -> None:
-    sandbox.fault("db-stop", "beta")
-    try:
-        result = runbook_cli("status", "--json")
-    finally:
-        sandbox.fault("db-start", "beta")
+    result = status_during(sandbox, runbook_cli, "db-stop", "db-start", "beta")
     assert result.code == ExitCode.HOSTS_FAILED
     doc = result.json()
     beta = doc["report"]["sites"]["beta"]
@@ -178,11 +179,7 @@ def test_database_down_is_named(sandbox, runbook_cli) -> None:
 
 def test_database_down_fails_only_the_node_that_read_it(sandbox, runbook_cli) -> None:
     """A site's options are read once: its other nodes still report their own state."""
-    sandbox.fault("db-stop", "alpha")
-    try:
-        result = runbook_cli("status", "--json")
-    finally:
-        sandbox.fault("db-start", "alpha")
+    result = status_during(sandbox, runbook_cli, "db-stop", "db-start", "alpha")
     assert result.code == ExitCode.HOSTS_FAILED
     doc = result.json()
     assert doc["hosts"]["alpha-1"]["outcome"] == "failed"
