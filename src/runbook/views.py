@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rich.console import Console
@@ -167,7 +168,10 @@ def print_rollback(console: Console, report: dict[str, Any]) -> None:
         changed = site["options_changed"].get("mase_feature_flags")
         flags = (
             ", ".join(
-                f"{k}={v}" for k, v in changed["after"].items() if changed["before"].get(k) != v
+                # As JSON, as the option holds them: modern_api_client=false, not False.
+                f"{k}={json.dumps(v)}"
+                for k, v in changed["after"].items()
+                if changed["before"].get(k) != v
             )
             or "unchanged"
             if changed
