@@ -44,6 +44,7 @@ def status_report(result: RunResult) -> dict[str, Any]:
             "wordpress_version": state.report.get("wordpress_version"),
             "plugin_version": state.report.get("plugin_version"),
             "newest_backup": state.report.get("newest_backup"),
+            "bad_backups": state.report.get("bad_backups") or 0,
             "backups": state.report.get("backups"),
         }
     return {"sites": sites}
@@ -61,13 +62,15 @@ def print_status(console: Console, report: dict[str, Any]) -> None:
             reach = (
                 "[green]yes[/]" if node["reachable"] else f"[bold red]no[/] {node['message'] or ''}"
             )
+            # Backups a restore marked bad are never chosen: the newest shown is the newest good.
+            bad = f" [yellow]({node['bad_backups']} marked bad)[/]" if node["bad_backups"] else ""
             nodes.add_row(
                 site_name,
                 host,
                 reach,
                 node["wordpress_version"] or "-",
                 node["plugin_version"] or "-",
-                node["newest_backup"] or "-",
+                (node["newest_backup"] or "-") + bad,
             )
         values = site["feature_flags"]
         rollout = (

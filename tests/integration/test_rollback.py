@@ -265,6 +265,11 @@ def test_backup_with_wrong_checksum_is_marked_bad_and_skipped(fleet_, runbook_cl
     assert version(fleet_, "alpha-2") == "2.0.1"
     doc = result.json()
     assert doc["report"]["sites"]["alpha"]["split_versions"] is True
+    # status names the newest good backup, the one a restore would pick, and counts the bad.
+    status = runbook_cli("status", "--json").json()["report"]["sites"]["alpha"]["nodes"]
+    assert status["alpha-1"]["newest_backup"] != newest.name
+    assert status["alpha-1"]["bad_backups"] == 1
+    assert status["alpha-2"]["bad_backups"] == 0
     assert "IS SPLIT" in runbook_cli("p0-rollback", "--reason", "r", "--yes").out
 
 

@@ -56,20 +56,3 @@ def test_plugin_version_from_header(tmp_path: Path) -> None:
     (plugin / "mase.php").write_text("<?php\n/**\n * Plugin Name: MASE\n * Version: 2.1.0\n */\n")
     assert wp.plugin_version(str(plugin), "mase") == "2.1.0"
     assert wp.plugin_version(str(tmp_path / "missing"), "mase") is None
-
-
-def test_backups_sorted_by_name_timestamp(tmp_path: Path) -> None:
-    for name in (
-        "mase-backup-20261101-010101.tar.gz",
-        "mase-backup-20261120-093000.tar.gz",
-        "notes.txt",
-        "mase-backup-bad.tar.gz",
-    ):
-        (tmp_path / name).write_text("x")
-    pattern = r"[a-z0-9_-]+-backup-[0-9]{8}-[0-9]{6}\.tar\.gz"
-    found = wp.list_backups(str(tmp_path), pattern)
-    assert [b["name"] for b in found] == [
-        "mase-backup-20261120-093000.tar.gz",
-        "mase-backup-20261101-010101.tar.gz",
-    ]
-    assert wp.list_backups(str(tmp_path / "none"), pattern) == []

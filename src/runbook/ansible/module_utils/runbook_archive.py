@@ -124,11 +124,15 @@ def list_backups(backup_dir, slug):
         if not regex.fullmatch(name):
             continue
         path = os.path.join(backup_dir, name)
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            continue  # removed (pruned) since listdir
         found.append(
             {
                 "name": name,
                 "path": path,
-                "size": os.path.getsize(path),
+                "size": size,
                 "manifest": os.path.exists(manifest_path(path)),
                 "bad": os.path.exists(bad_marker(path)),
             }

@@ -104,28 +104,6 @@ def plugin_version(plugin_dir, slug):
     return None
 
 
-def list_backups(backup_dir, pattern):
-    """Backups in a folder whose names match `pattern` (a regex), newest name first."""
-    regex = re.compile(pattern)
-    found = []
-    try:
-        names = os.listdir(backup_dir)
-    except OSError:
-        return []
-    for name in names:
-        if not regex.fullmatch(name):
-            continue
-        path = os.path.join(backup_dir, name)
-        try:
-            st = os.stat(path)
-        except OSError:
-            continue
-        found.append({"name": name, "path": path, "size": st.st_size, "mtime": int(st.st_mtime)})
-    # Names carry the timestamp (mase-backup-YYYYMMDD-HHMMSS): sort by name, not mtime.
-    found.sort(key=lambda b: b["name"], reverse=True)
-    return found
-
-
 OPTION_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 

@@ -41,10 +41,6 @@ options:
   backup_dir:
     description: The folder holding the plugin's backups.
     type: path
-  backup_pattern:
-    description: A regular expression matching backup file names.
-    type: str
-    default: '[a-z0-9_-]+-backup-[0-9]{8}-[0-9]{6}\.tar\.gz'
   logs:
     description: Log files whose current size to report (scope C(node)), so that a later
       check reads only what was written after this point.
@@ -99,7 +95,9 @@ log_offsets:
   type: dict
   returned: when scope is node or both
 backups:
-  description: The plugin's backups, newest first (name, path, size, mtime).
+  description:
+    - The plugin's backups, newest first (name, path, size, manifest - one beside it, bad -
+      marked bad by a restore, never chosen again).
   type: list
   returned: when scope is node or both
 errors:
@@ -115,10 +113,10 @@ runbook_report:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.runbook_archive import list_backups
 from ansible.module_utils.runbook_wp import (
     WpError,
     core_version,
-    list_backups,
     parse_json_output,
     plugin_version,
     run_wp,
@@ -134,9 +132,6 @@ def main():
             scope=dict(type="str", choices=["node", "site", "both"], default="node"),
             options=dict(type="list", elements="str", default=[]),
             backup_dir=dict(type="path"),
-            backup_pattern=dict(
-                type="str", default=r"[a-z0-9_-]+-backup-[0-9]{8}-[0-9]{6}\.tar\.gz"
-            ),
             logs=dict(type="list", elements="path", default=[]),
         ),
         supports_check_mode=True,
@@ -197,13 +192,16 @@ def main():
             errors.append(str(exc))
     plugin_dir = os.path.join(p["path"], "wp-content", "plugins", p["plugin"])
     version = plugin_version(plugin_dir, p["plugin"])
-    backups = list_backups(p["backup_dir"], p["backup_pattern"]) if p["backup_dir"] else []
+    # The same list plugin_restore chooses from: a backup it marked bad is never "newest".
+    backups = list_backups(p["backup_dir"], p["plugin"]) if p["backup_dir"] else []
+    good = [b for b in backups if not b["bad"]]
     node = {
         "wordpress_version": wordpress_version,
         "plugin": p["plugin"],
         "plugin_version": version,
-        "newest_backup": backups[0]["name"] if backups else None,
+        "newest_backup": good[0]["name"] if good else None,
         "backups": len(backups),
+        "bad_backups": len(backups) - len(good),
         "errors": errors,
     }
     log_offsets = {}
