@@ -144,7 +144,11 @@ def test_every_channel_delivers_in_its_vendors_shape(
     assert teams["type"] == "message"
     assert card["contentType"] == "application/vnd.microsoft.card.adaptive"
     assert card["content"]["type"] == "AdaptiveCard" and card["content"]["version"] == "1.4"
-    assert card["content"]["body"][0]["text"].startswith("[CRITICAL] MASE Production Issue")
+    title, body = (block["inlines"][0]["text"] for block in card["content"]["body"])
+    assert title.startswith("[CRITICAL] MASE Production Issue")
+    # Plain TextRuns (no Markdown); user braces cannot call the card's DATE()/TIME().
+    assert {block["type"] for block in card["content"]["body"]} == {"RichTextBlock"}
+    assert "{{" not in title + body and "{\u200b{ 7*7 }}" in title + body
 
     pager = json.loads(by_path("/pagerduty")[0]["body"])
     assert pager["routing_key"] == "routing-key-canary-77"

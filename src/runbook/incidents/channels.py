@@ -4,7 +4,8 @@ Channels and contacts live in the project's `contacts.yml`; secrets (webhook URL
 keys, passwords) only by reference, `env:NAME`, never in the file, the store or any output.
 Sending is bounded in time, retried with backoff on 5xx and timeouts (tenacity), every
 attempt is recorded, and a failure is a result, never an exception that could stop a rollback.
-User text is escaped for each medium (Slack's `<`, `>`, `&`; HTML in mail and the status page).
+User text is escaped for each medium (Slack's `<`, `>`, `&`; Teams gets plain TextRuns; HTML
+in mail and the status page).
 """
 
 from __future__ import annotations
@@ -124,6 +125,12 @@ def slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def teams_text(text: str) -> str:
+    """Plain text for an Adaptive Card TextRun: no Markdown there, but `{{DATE(...)}}` and
+    `{{TIME(...)}}` are still functions; a zero-width space keeps user braces literal."""
+    return text.replace("{{", "{\u200b{")
+
+
 def split(text: str) -> tuple[str, str]:
     """A rendered template's `Subject:` line and its body."""
     first, _, rest = text.partition("\n")
@@ -165,15 +172,24 @@ def teams_payload(message: Message) -> dict[str, Any]:
                     "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
                     "type": "AdaptiveCard",
                     "version": "1.4",
+                    # RichTextBlock, not TextBlock: a TextBlock renders Markdown, so a title
+                    # such as "[click](https://...)" would arrive as a link.
                     "body": [
                         {
-                            "type": "TextBlock",
-                            "text": message.subject,
-                            "weight": "Bolder",
-                            "size": "Medium",
-                            "wrap": True,
+                            "type": "RichTextBlock",
+                            "inlines": [
+                                {
+                                    "type": "TextRun",
+                                    "text": teams_text(message.subject),
+                                    "weight": "Bolder",
+                                    "size": "Medium",
+                                }
+                            ],
                         },
-                        {"type": "TextBlock", "text": message.body, "wrap": True},
+                        {
+                            "type": "RichTextBlock",
+                            "inlines": [{"type": "TextRun", "text": teams_text(message.body)}],
+                        },
                     ],
                 },
             }
