@@ -193,7 +193,11 @@ def main():
     plugin_dir = os.path.join(p["path"], "wp-content", "plugins", p["plugin"])
     version = plugin_version(plugin_dir, p["plugin"])
     # The same list plugin_restore chooses from: a backup it marked bad is never "newest".
-    backups = list_backups(p["backup_dir"], p["plugin"]) if p["backup_dir"] else []
+    try:
+        backups = list_backups(p["backup_dir"], p["plugin"]) if p["backup_dir"] else []
+    except OSError as exc:  # not a missing folder (that is no backups): unreadable
+        backups = []
+        errors.append(f"cannot list the backups in {p['backup_dir']}: {exc}")
     good = [b for b in backups if not b["bad"]]
     node = {
         "wordpress_version": wordpress_version,
