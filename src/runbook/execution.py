@@ -98,7 +98,6 @@ def ansible_env() -> dict[str, str]:
             "ANSIBLE_LIBRARY": str(plugins / "modules"),
             "ANSIBLE_MODULE_UTILS": str(plugins / "module_utils"),
             "ANSIBLE_FILTER_PLUGINS": str(plugins / "filter_plugins"),
-            "ANSIBLE_CALLBACK_PLUGINS": str(plugins / "callback_plugins"),
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_FORCE_COLOR": "0",
             "ANSIBLE_RETRY_FILES_ENABLED": "0",

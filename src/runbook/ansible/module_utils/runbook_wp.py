@@ -56,6 +56,25 @@ def wp_argument_spec(**own):
     return spec
 
 
+def wp_runner(params, skip_plugins=None):
+    """`wp(args) -> stdout` for a module's params (path, wp_bin, allow_root, url, as
+    wp_argument_spec declares them); raises WpError like run_wp."""
+
+    def wp(args):
+        return run_wp(
+            wp_argv(
+                params["wp_bin"],
+                params["path"],
+                args,
+                allow_root=params["allow_root"],
+                skip_plugins=skip_plugins,
+                url=params["url"],
+            )
+        )
+
+    return wp
+
+
 def run_wp(argv, timeout=60, env=None):
     """Run wp with stdin closed; returns stdout, raises WpError on a non-zero exit."""
     proc = subprocess.run(

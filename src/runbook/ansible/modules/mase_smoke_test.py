@@ -15,8 +15,8 @@ description:
   - C(scope=site), once per site, through the plugin itself - the flags read back as intended
     (C(/wp-json/mase/v1/status)); a colour change, a template application and a settings
     save/load round trip, each read back; then the site's settings are put back as they were.
-  - C(scope=both) runs the node checks then the site checks, on a site's first node: one round
-    trip instead of two.
+  - C(scope=both) runs the node checks then the site checks, on a site's first node (one round
+    trip instead of two).
   - Fails with C(verification_failed=true) naming every check that failed.
   - In check mode the site checks (which write settings and put them back) are skipped.
 options:

@@ -19,7 +19,7 @@ description:
     again; without a named backup the next newest good one is tried.
   - Needs no WordPress: it works while the plugin fatals on load.
   - When the tree changed, runs C(reload_argv) (a php-fpm reload) so that PHP stops serving the
-    replaced code from OPcache: the restore is not done until then.
+    replaced code from OPcache; the restore is not done until then.
 options:
   plugins_dir:
     description: The folder holding the plugin folder (C(wp-content/plugins)).

@@ -18,10 +18,6 @@ description:
     whole numbers 0-100 (C(kind=percentages)). Nothing is written when one is invalid.
   - Options live in the site's database: run it on one node per site.
 options:
-  path:
-    description: The WordPress root (C(--path)).
-    type: path
-    required: true
   option:
     description: The option name.
     type: str
@@ -42,17 +38,8 @@ options:
   skip_plugins:
     description: The plugin to skip while WordPress boots (so its fatal cannot stop this).
     type: str
-  wp_bin:
-    description: The WP-CLI executable.
-    type: str
-    default: wp
-  allow_root:
-    description: Pass C(--allow-root).
-    type: bool
-    default: false
-  url:
-    description: The site URL (C(--url)).
-    type: str
+extends_documentation_fragment:
+  - runbook_wp
 author:
   - runbook developers
 """
@@ -84,10 +71,9 @@ from ansible.module_utils.runbook_wp import (
     WpError,
     merge_values,
     parse_json_output,
-    run_wp,
     validate_values,
     wp_argument_spec,
-    wp_argv,
+    wp_runner,
 )
 
 
@@ -110,17 +96,7 @@ def main():
     if errors:
         module.fail_json(msg=f"{p['option']}: nothing written: " + "; ".join(errors))
 
-    def wp(args):
-        return run_wp(
-            wp_argv(
-                p["wp_bin"],
-                p["path"],
-                args,
-                allow_root=p["allow_root"],
-                skip_plugins=p["skip_plugins"],
-                url=p["url"],
-            )
-        )
+    wp = wp_runner(p, p["skip_plugins"])
 
     try:
         current = parse_json_output(wp(["option", "get", p["option"], "--format=json"]))

@@ -10,16 +10,12 @@ module: wp_site_caches
 short_description: Flush a site's object cache and transients; reset a node's OPcache
 description:
   - Runs both, as the workflow document's "Clear all caches" does, then resets the node's
-    OPcache with C(opcache_reset_argv) (a php-fpm reload) when one is given: the site's caches
-    on its first node and every node's OPcache in one round trip.
-  - Flushing is an action, not a change of state: it never reports C(changed), so a second run
+    OPcache with C(opcache_reset_argv) (a php-fpm reload) when one is given. One call does a
+    site's caches (C(site=true) on its first node) and each node's OPcache.
+  - Flushing is an action, not a change of state; it never reports C(changed), so a second run
     stays idempotent.
   - Does nothing in check mode.
 options:
-  path:
-    description: The WordPress root (C(--path)).
-    type: path
-    required: true
   site:
     description: Flush the site's object cache (and transients); false on a site's other nodes.
     type: bool
@@ -38,17 +34,8 @@ options:
   skip_plugins:
     description: The plugin to skip while WordPress boots.
     type: str
-  wp_bin:
-    description: The WP-CLI executable.
-    type: str
-    default: wp
-  allow_root:
-    description: Pass C(--allow-root).
-    type: bool
-    default: false
-  url:
-    description: The site URL (C(--url)).
-    type: str
+extends_documentation_fragment:
+  - runbook_wp
 author:
   - runbook developers
 """
@@ -74,7 +61,7 @@ actions:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.runbook_wp import WpError, run_wp, wp_argument_spec, wp_argv
+from ansible.module_utils.runbook_wp import WpError, wp_argument_spec, wp_runner
 
 
 def main():
@@ -98,18 +85,11 @@ def main():
         if p["opcache_reset_argv"]:
             planned.append({"command": " ".join(p["opcache_reset_argv"]), "said": "(check mode)"})
         module.exit_json(changed=False, actions=planned)
+    wp = wp_runner(p, p["skip_plugins"])
     actions = []
     for command in commands:
-        argv = wp_argv(
-            p["wp_bin"],
-            p["path"],
-            command,
-            allow_root=p["allow_root"],
-            skip_plugins=p["skip_plugins"],
-            url=p["url"],
-        )
         try:
-            said = run_wp(argv).strip()
+            said = wp(command).strip()
         except WpError as exc:
             module.fail_json(msg=f"{exc} (in {p['path']})", actions=actions)
         actions.append({"command": "wp " + " ".join(command), "said": said})

@@ -16,10 +16,6 @@ description:
   - Options live in the site's database: ask for them on one node per site.
   - Read-only; never reports C(changed).
 options:
-  path:
-    description: The WordPress root (C(--path)).
-    type: path
-    required: true
   plugin:
     description: The plugin's slug (its folder under C(wp-content/plugins)).
     type: str
@@ -28,7 +24,7 @@ options:
     description:
       - C(node) reads what lives on each node (versions, backups); C(site) reads only the
         options, which live in the site's database; C(both) reads the two in one go (on a
-        site's first node: one round trip less).
+        site's first node, one round trip less).
     type: str
     choices: [node, site, both]
     default: node
@@ -47,17 +43,8 @@ options:
     type: list
     elements: path
     default: []
-  wp_bin:
-    description: The WP-CLI executable.
-    type: str
-    default: wp
-  allow_root:
-    description: Pass C(--allow-root). Deliberate only; run as the site owner otherwise.
-    type: bool
-    default: false
-  url:
-    description: The site URL (C(--url)), for multisite.
-    type: str
+extends_documentation_fragment:
+  - runbook_wp
 author:
   - runbook developers
 """
@@ -119,9 +106,8 @@ from ansible.module_utils.runbook_wp import (
     core_version,
     parse_json_output,
     plugin_version,
-    run_wp,
     wp_argument_spec,
-    wp_argv,
+    wp_runner,
 )
 
 
@@ -141,16 +127,7 @@ def main():
         module.fail_json(msg=f"{p['path']} is not a WordPress root (no wp-load.php)")
     errors = []
 
-    def wp(args):
-        argv = wp_argv(
-            p["wp_bin"],
-            p["path"],
-            args,
-            allow_root=p["allow_root"],
-            skip_plugins=p["plugin"],
-            url=p["url"],
-        )
-        return run_wp(argv)
+    wp = wp_runner(p, p["plugin"])
 
     result = {}
     report = {}
