@@ -1,4 +1,4 @@
-"""Every module's documentation parses, as ansible-doc shows it, and matches what it takes."""
+"""Every module's and role's documentation parses, as ansible-doc shows it."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import yaml
 from tests.conftest import REPO
 
 PLUGINS = REPO / "src" / "runbook" / "ansible"
 MODULES = sorted(p.stem for p in (PLUGINS / "modules").glob("*.py") if p.stem != "__init__")
+ROLES = sorted(p.name for p in (REPO / "roles").iterdir() if (p / "tasks").is_dir())
 
 
-def test_ansible_doc_reads_every_module() -> None:
+def ansible_doc(*args: str) -> dict[str, Any]:
     env = {
         **os.environ,
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
@@ -22,7 +25,7 @@ def test_ansible_doc_reads_every_module() -> None:
         "ANSIBLE_DOC_FRAGMENT_PLUGINS": str(PLUGINS / "doc_fragments"),
     }
     out = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-doc"), "-t", "module", "--json", *MODULES],
+        [str(Path(sys.executable).parent / "ansible-doc"), "--json", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -31,8 +34,13 @@ def test_ansible_doc_reads_every_module() -> None:
         check=False,
     )
     assert out.returncode == 0, out.stderr
-    docs = json.loads(out.stdout)
-    assert sorted(docs) == MODULES, out.stderr  # a module whose docs do not parse is left out
+    docs: dict[str, Any] = json.loads(out.stdout)
+    return docs
+
+
+def test_ansible_doc_reads_every_module() -> None:
+    docs = ansible_doc("-t", "module", *MODULES)
+    assert sorted(docs) == MODULES  # a module whose docs do not parse is left out
     for name, doc in docs.items():
         assert doc["doc"]["short_description"], name
         assert doc["examples"] and doc["return"], name
@@ -41,3 +49,14 @@ def test_ansible_doc_reads_every_module() -> None:
         options = docs[name]["doc"]["options"]
         assert {"path", "wp_bin", "allow_root", "url"} <= set(options), name
         assert options["path"]["required"] is True
+
+
+def test_every_role_documents_every_input_once() -> None:
+    """argument_specs parse; every input has a default in defaults/main.yml and a spec."""
+    docs = ansible_doc("-t", "role", "-r", str(REPO / "roles"), *ROLES)
+    assert sorted(docs) == ROLES
+    for role, doc in docs.items():
+        spec = {o for e in doc["entry_points"].values() for o in (e.get("options") or {})}
+        defaults = yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
+        assert spec == set(defaults or {}), role
+        assert (REPO / "roles" / role / "README.md").is_file(), role
