@@ -17,6 +17,7 @@ import argparse
 import datetime
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -179,10 +180,8 @@ def main() -> None:
         )
         print("top 3:", [(e["count"], e["fingerprint"][:70]) for e in result["top"][:3]])
     finally:
-        if not args.keep:
-            for p in folder.iterdir():
-                p.unlink()
-            folder.rmdir()
+        # The scratch folder goes either way (with --keep the log lives elsewhere).
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
