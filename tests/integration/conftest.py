@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,15 @@ class Sandbox:
         from runbook.sandbox import faults
 
         faults.apply(fault, target)
+
+    @contextmanager
+    def broken(self, fault: str, undo: str, target: str) -> Iterator[None]:
+        """`fault` holds on `target` inside the block; `undo` runs whatever happens there."""
+        self.fault(fault, target)
+        try:
+            yield
+        finally:
+            self.fault(undo, target)
 
 
 @pytest.fixture(scope="session")

@@ -204,11 +204,8 @@ def test_rollback_works_while_the_plugin_fatals_on_load(fleet_, runbook_cli) -> 
 
 
 def test_unreachable_node_before_the_run(fleet_, runbook_cli) -> None:
-    fleet_.fault("link-cut", "alpha-2")
-    try:
+    with fleet_.broken("link-cut", "link-restore", "alpha-2"):
         result = p0(runbook_cli)
-    finally:
-        fleet_.fault("link-restore", "alpha-2")
     assert result.code == ExitCode.HOSTS_UNREACHABLE
     doc = result.json()
     report = doc["report"]
@@ -226,11 +223,8 @@ def test_unreachable_node_before_the_run(fleet_, runbook_cli) -> None:
 def test_unreachable_node_during_the_run(fleet_, runbook_cli, state_dir: Path) -> None:
     proc = start_p0(["-e", "runbook_serial=1"])
     proc.wait_for("Restore the plugin from a verified backup")
-    fleet_.fault("link-cut", "beta-1")  # beta-1 is the last wave
-    try:
+    with fleet_.broken("link-cut", "link-restore", "beta-1"):  # beta-1 is the last wave
         proc.finish()
-    finally:
-        fleet_.fault("link-restore", "beta-1")
     assert proc.returncode == ExitCode.HOSTS_UNREACHABLE
     assert version(fleet_, "alpha-1") == version(fleet_, "alpha-2") == "2.0.1"
     assert version(fleet_, "beta-1") in ("2.1.0", "2.0.1")  # whole, old or new
@@ -238,11 +232,8 @@ def test_unreachable_node_during_the_run(fleet_, runbook_cli, state_dir: Path) -
 
 
 def test_site_database_down(fleet_, runbook_cli) -> None:
-    fleet_.fault("db-stop", "beta")
-    try:
+    with fleet_.broken("db-stop", "db-start", "beta"):
         result = p0(runbook_cli)
-    finally:
-        fleet_.fault("db-start", "beta")
     assert result.code == ExitCode.HOSTS_FAILED
     doc = result.json()
     beta = doc["hosts"]["beta-1"]
@@ -310,11 +301,8 @@ def test_hostile_backup_is_refused_and_nothing_escapes(fleet_, runbook_cli) -> N
 
 
 def test_failed_verification_exits_5_and_names_the_check(fleet_, runbook_cli) -> None:
-    fleet_.fault("nginx-stop", "beta-1")
-    try:
+    with fleet_.broken("nginx-stop", "nginx-start", "beta-1"):
         result = p0(runbook_cli)
-    finally:
-        fleet_.fault("nginx-start", "beta-1")
     assert result.code == ExitCode.VERIFICATION_FAILED, result.err
     message = result.json()["hosts"]["beta-1"]["message"]
     assert "verification failed" in message and "GET /wp-login.php: HTTP None" in message

@@ -144,17 +144,9 @@ def test_changed_host_key_makes_the_host_unreachable(sandbox, runbook_cli, tmp_p
     assert doc["hosts"]["alpha-2"]["outcome"] == "ok"
 
 
-def status_during(sandbox, runbook_cli, fault: str, undo: str, target: str):
-    """`runbook status --json` while `fault` holds on `target`; undone whatever happens."""
-    sandbox.fault(fault, target)
-    try:
-        return runbook_cli("status", "--json")
-    finally:
-        sandbox.fault(undo, target)
-
-
 def test_unreachable_host_does_not_stop_the_others(sandbox, runbook_cli) -> None:
-    result = status_during(sandbox, runbook_cli, "link-cut", "link-restore", "alpha-1")
+    with sandbox.broken("link-cut", "link-restore", "alpha-1"):
+        result = runbook_cli("status", "--json")
     assert result.code == ExitCode.HOSTS_UNREACHABLE
     doc = result.json()
     assert doc["hosts"]["alpha-1"]["outcome"] == "unreachable"
@@ -166,7 +158,8 @@ def test_unreachable_host_does_not_stop_the_others(sandbox, runbook_cli) -> None
 
 
 def test_database_down_is_named(sandbox, runbook_cli) -> None:
-    result = status_during(sandbox, runbook_cli, "db-stop", "db-start", "beta")
+    with sandbox.broken("db-stop", "db-start", "beta"):
+        result = runbook_cli("status", "--json")
     assert result.code == ExitCode.HOSTS_FAILED
     doc = result.json()
     beta = doc["report"]["sites"]["beta"]
@@ -179,7 +172,8 @@ def test_database_down_is_named(sandbox, runbook_cli) -> None:
 
 def test_database_down_fails_only_the_node_that_read_it(sandbox, runbook_cli) -> None:
     """A site's options are read once: its other nodes still report their own state."""
-    result = status_during(sandbox, runbook_cli, "db-stop", "db-start", "alpha")
+    with sandbox.broken("db-stop", "db-start", "alpha"):
+        result = runbook_cli("status", "--json")
     assert result.code == ExitCode.HOSTS_FAILED
     doc = result.json()
     assert doc["hosts"]["alpha-1"]["outcome"] == "failed"

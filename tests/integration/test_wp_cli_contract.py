@@ -77,8 +77,7 @@ def test_unknown_flag(wp) -> None:
 
 
 def test_database_down_for_every_command(sandbox, wp) -> None:
-    sandbox.fault("db-stop", "beta")
-    try:
+    with sandbox.broken("db-stop", "db-start", "beta"):
         for args in (
             ("option", "get", "blogname"),
             ("cache", "flush"),
@@ -91,8 +90,6 @@ def test_database_down_for_every_command(sandbox, wp) -> None:
             assert (
                 r.stderr.splitlines()[-1] == "Error: Error establishing a database connection."
             ), args
-    finally:
-        sandbox.fault("db-start", "beta")
     assert wp("option", "get", "blogname").returncode == 0
 
 
