@@ -41,11 +41,21 @@ FLAGS = (
 )
 
 
-def manual_script(site: str, leader: bool) -> str:
-    """What an operator types on one node, following the workflow document."""
-    wp = f"wp --path=/var/www/{site}/htdocs --skip-plugins=mase --skip-themes --allow-root"
+READ_FLAGS = "option get mase_feature_flags --format=json"
+
+
+def wp_cli(site: str) -> str:
+    return f"wp --path=/var/www/{site}/htdocs --skip-plugins=mase --skip-themes --allow-root"
+
+
+def manual_script(site: str, leader: bool, read_before: bool = False) -> str:
+    """What an operator types on one node, following the workflow document (read_before:
+    the flags are read first, as the runbook records them)."""
+    wp = wp_cli(site)
     lines = ["set -e", f"cd /var/www/{site}"]
     if leader:
+        if read_before:
+            lines.append(f"{wp} {READ_FLAGS}")
         lines += [
             f"{wp} option update mase_feature_flags '{FLAGS}' --format=json",
             f"{wp} cache flush",
@@ -62,7 +72,6 @@ def manual_script(site: str, leader: bool) -> str:
 
 def verify_script(site: str, leader: bool, token: str) -> str:
     """The checks p0-rollback makes, typed by hand: reads with wp, requests with curl."""
-    wp = f"wp --path=/var/www/{site}/htdocs --skip-plugins=mase --skip-themes --allow-root"
     get = f"curl -sf -H 'Host: {site}.sandbox.test' -H 'X-MASE-Token: {token}'"
     post = f"{get} -X POST -H 'Content-Type: application/json'"
     api = "http://127.0.0.1/wp-json/mase/v1"
@@ -73,7 +82,7 @@ def verify_script(site: str, leader: bool, token: str) -> str:
     ]
     if leader:
         lines += [
-            f"{wp} option get mase_feature_flags --format=json",
+            f"{wp_cli(site)} {READ_FLAGS}",
             f"{get} {api}/status",
             f"original=$({get} {api}/settings)",
             f'{post} -d \'{{"menu_background":"#123456"}}\' {api}/settings',
@@ -94,25 +103,15 @@ def baseline(root: Path, topology, verified: bool = False) -> float:  # type: ig
         token = yaml.safe_load((root / "inventory" / "group_vars" / "all.yml").read_text())[
             "mase_api_token"
         ]
-    ssh = [
-        "ssh",
-        "-i",
-        str(root / "ssh" / "id_ed25519"),
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        f"UserKnownHostsFile={root / 'ssh' / 'known_hosts'}",
-        "-o",
-        "StrictHostKeyChecking=yes",
-    ]
+    from runbook.sandbox import fleet
+
+    ssh = fleet.ssh_command(root)
 
     def one(node) -> None:  # type: ignore[no-untyped-def]
         leader = node == next(n for n in topology.nodes if n.site == node.site)
-        script = manual_script(node.site, leader)
-        if verified:  # the flags read before the change, the checks after it
-            wp = f"wp --path=/var/www/{node.site}/htdocs --skip-plugins=mase --skip-themes"
-            before = f"{wp} --allow-root option get mase_feature_flags --format=json\n"
-            script = script.replace("set -e\n", "set -e\n" + (before if leader else ""), 1)
+        # verified: the flags read before the change, the checks after it
+        script = manual_script(node.site, leader, read_before=verified)
+        if verified:
             script += "\n" + verify_script(node.site, leader, token)
         # The script goes over stdin: no quoting through two shells.
         subprocess.run(

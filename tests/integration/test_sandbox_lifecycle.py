@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from runbook.errors import ExitCode
+from runbook.sandbox import fleet
 
 
 @pytest.fixture
@@ -119,15 +120,7 @@ def test_killed_build_recovers_and_down_leaves_nothing(throwaway: dict[str, str]
     for ip in ("10.213.78.11", "10.213.78.12"):
         ssh = subprocess.run(
             [
-                "ssh",
-                "-i",
-                str(root / "ssh" / "id_ed25519"),
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                f"UserKnownHostsFile={root / 'ssh' / 'known_hosts'}",
-                "-o",
-                "StrictHostKeyChecking=yes",
+                *fleet.ssh_command(root),
                 f"root@{ip}",
                 "hostname",
             ],

@@ -174,6 +174,22 @@ def _install_wp(root: Path, wp_cli_bin: str | None) -> None:
     target.chmod(0o755)
 
 
+def ssh_command(root: Path) -> list[str]:
+    """Plain `ssh` to a sandbox node with the sandbox's key, host keys checked, never a prompt
+    (append `root@IP` and the command)."""
+    return [
+        "ssh",
+        "-i",
+        str(root / "ssh" / "id_ed25519"),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        f"UserKnownHostsFile={root / 'ssh' / 'known_hosts'}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+    ]
+
+
 def _write_inventory(root: Path, topology: Topology, creds: dict[str, str]) -> None:
     ssh_args = " ".join(
         [
