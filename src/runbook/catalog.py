@@ -16,26 +16,68 @@ import yaml
 from runbook.errors import RunbookError
 from runbook.paths import content_dir
 
-#: The flags every runbook has; a catalog parameter may not take one of these names.
-RESERVED = frozenset(
-    {
-        "reason",
+
+@dataclass(frozen=True)
+class CommonOption:
+    """An option every runbook command has: declared here once, for the catalog's reserved
+    names, the command line and the service layer's RunOptions alike."""
+
+    name: str  # the long option, without its dashes; also RunOptions' field (dashes as _)
+    help: str
+    kind: str = "text"  # text, flag, count, multiple, integer
+    short: str | None = None
+    metavar: str | None = None
+    #: Only destructive runbooks have it.
+    destructive_only: bool = False
+
+    @property
+    def dest(self) -> str:
+        return self.name.replace("-", "_")
+
+
+COMMON_OPTIONS: tuple[CommonOption, ...] = (
+    CommonOption("reason", "Why you run this; recorded verbatim, never templated.", metavar="TEXT"),
+    CommonOption("incident", "Put this run on the incident's timeline.", "integer", metavar="ID"),
+    CommonOption(
         "inventory",
+        "Inventory file or folder (repeatable). Default: $RUNBOOK_INVENTORY, your project's "
+        "runbook.yml, else the running sandbox's.",
+        "multiple",
+        short="-i",
+        metavar="INVENTORY",
+    ),
+    CommonOption(
         "limit",
+        "Only these hosts or groups, as ansible-playbook -l.",
+        short="-l",
+        metavar="PATTERN",
+    ),
+    CommonOption(
         "extra-vars",
-        "check",
-        "diff",
-        "json",
-        "yes",
-        "verbose",
-        "project",
-        "db",
-        "help",
-        "forks",
-        "incident",
+        "Extra variables: key=value, JSON, or @file (repeatable).",
+        "multiple",
+        short="-e",
+        metavar="VARS",
+    ),
+    CommonOption("check", "Change nothing; show what would change.", "flag"),
+    CommonOption("diff", "Show the differences of changed files.", "flag"),
+    CommonOption(
+        "yes", "Do not ask for confirmation (required without a terminal).", "flag", short="-y"
+    ),
+    CommonOption("verbose", "More Ansible detail (-vvv ...).", "count", short="-v"),
+    CommonOption(
         "force-unlock",
-    }
+        "Break a site lock another run holds (recorded in the run record).",
+        "flag",
+        destructive_only=True,
+    ),
+    CommonOption(
+        "forks", "Hosts worked on at once. Default: the number of hosts (5-50).", "integer"
+    ),
 )
+
+#: Names a catalog parameter may not take: the common options and the CLI's own.
+RESERVED = frozenset({o.name for o in COMMON_OPTIONS} | {"json", "project", "db", "help"})
 
 
 @dataclass(frozen=True)
@@ -91,6 +133,8 @@ class Runbook:
     notify: tuple[str, ...] = ()
     serial: int | str | None = None
     max_fail_percentage: int | None = None
+    #: Which report the run prints and puts in --json (REPORT_KINDS), if any.
+    report: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -99,6 +143,10 @@ class Runbook:
         paragraph = " ".join(self.description.strip().split("\n\n")[0].split())
         sentence, dot, _ = paragraph.partition(". ")
         return sentence + ("." if dot else "")
+
+
+#: The reports a runbook can name in its `report:` field (the views print each).
+REPORT_KINDS = ("rollback", "status", "log-scan")
 
 
 @cache
@@ -173,6 +221,7 @@ def load_file(path: Path, playbook_dirs: list[Path]) -> Runbook:
         notify=tuple(data.get("notify", ())),
         serial=data.get("serial"),
         max_fail_percentage=data.get("max_fail_percentage"),
+        report=data.get("report"),
     )
 
 

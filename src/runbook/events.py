@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 #: Per-host outcome, worst first: how a host's run is summed up.
@@ -42,6 +42,41 @@ class HostState:
         return "skipped"
 
 
+@dataclass(frozen=True)
+class HostOutcome:
+    """How one host's run ended: the one shape the run record, --json and the summary share."""
+
+    host: str
+    site: str | None
+    outcome: str
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    skipped: int = 0
+    last_task: str | None = None
+    message: str | None = None
+
+    @classmethod
+    def of(cls, state: HostState) -> HostOutcome:
+        return cls(
+            host=state.host,
+            site=state.site,
+            outcome=state.outcome,
+            ok=state.ok,
+            changed=state.changed,
+            failed=state.failed,
+            unreachable=state.unreachable,
+            skipped=state.skipped,
+            last_task=state.failed_task or state.task,
+            message=state.message,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record's columns, host excluded (it is the key wherever this is used)."""
+        return {k: v for k, v in asdict(self).items() if k != "host"}
+
+
 @dataclass
 class RunModel:
     """Everything the progress view, the summary and the run record need from the events."""
@@ -77,7 +112,8 @@ class RunModel:
             self.no_hosts_matched = True
         elif kind == "runner_on_start":
             state = self.host(data.get("host", "?"))
-            state.task = data.get("task")
+            if not str(data.get("task") or "").startswith("Validating arguments against arg spec"):
+                state.task = data.get("task")
             state.seen = True
         elif kind in (
             "runner_on_ok",
@@ -152,6 +188,9 @@ class RunModel:
                 setattr(state, attr, int(count))
         for host in data.get("ignored") or {}:
             self.host(host).seen = True
+
+    def outcomes(self) -> list[HostOutcome]:
+        return [HostOutcome.of(s) for s in self.hosts.values()]
 
     def counts(self) -> dict[str, int]:
         totals = dict.fromkeys(OUTCOMES, 0)

@@ -19,21 +19,18 @@ from typing import Any
 
 import yaml
 
+from runbook import clock
 from runbook.catalog import Runbook
 from runbook.errors import ExitCode, RunbookError
-from runbook.events import RunModel
+from runbook.events import HostOutcome, RunModel
 from runbook.inventory import Inventory
 from runbook.paths import ansible_plugin_dir, content_dir, state_dir
-from runbook.store import HostRow, Store
+from runbook.store import Store
 
 #: The only variables of the operator's environment that reach Ansible: nothing secret.
 PASSTHROUGH_ENV = ("HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "SSH_AUTH_SOCK", "TMPDIR")
 
 SCHEMA_VERSION = 1
-
-
-def now_utc() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def new_run_id() -> str:
@@ -209,19 +206,13 @@ class RunResult:
     artifact_dir: Path
     rc: int | None
     interrupted: bool
+    #: The incident the run was filed on (set by the service layer after the run).
+    incident_id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         hosts = {
             name: {
-                "site": s.site,
-                "outcome": s.outcome,
-                "ok": s.ok,
-                "changed": s.changed,
-                "failed": s.failed,
-                "unreachable": s.unreachable,
-                "skipped": s.skipped,
-                "last_task": s.failed_task or s.task,
-                "message": s.message,
+                **HostOutcome.of(s).to_dict(),
                 **({"report": s.report} if s.report else {}),
             }
             for name, s in self.model.hosts.items()
@@ -246,6 +237,7 @@ class RunResult:
             "hosts": hosts,
             "sites": self.model.site_reports,
             "artifact_dir": str(self.artifact_dir),
+            "incident": self.incident_id,
         }
 
 
@@ -290,7 +282,7 @@ def execute(
 
     run_id = new_run_id()
     run_dir = _run_dir(run_id)
-    started_at = now_utc()
+    started_at = clock.stamp()
     started = time.monotonic()
     book = request.runbook
     context: dict[str, Any] = {
@@ -373,7 +365,7 @@ def execute(
         # The playbook failed before any host did (syntax, undefined variable, inventory):
         # Ansible's own last words are the only explanation there is.
         model.error = _ansible_said(run_dir / "artifacts" / run_id)
-    ended_at = now_utc()
+    ended_at = clock.stamp()
     result = RunResult(
         run_id=run_id,
         request=request,
@@ -426,26 +418,11 @@ def _finish(
     summary: dict[str, Any],
     ended_at: str | None = None,
 ) -> None:
-    rows = [
-        HostRow(
-            host=s.host,
-            site=s.site,
-            outcome=s.outcome,
-            ok=s.ok,
-            changed=s.changed,
-            failed=s.failed,
-            unreachable=s.unreachable,
-            skipped=s.skipped,
-            last_task=s.failed_task or s.task,
-            message=s.message,
-        )
-        for s in model.hosts.values()
-    ]
     store.finish_run(
         run_id,
         status=status,
         exit_code=int(code),
-        ended_at=ended_at or now_utc(),
-        hosts=rows,
+        ended_at=ended_at or clock.stamp(),
+        hosts=model.outcomes(),
         summary=summary,
     )

@@ -36,8 +36,11 @@ def project_config(project: Path | None) -> dict[str, Any]:
     return data
 
 
-def resolve(given: tuple[str, ...], project: Path | None, warn: Any) -> Inventory:
-    """-i, else $RUNBOOK_INVENTORY, else the project's runbook.yml, else the running sandbox's."""
+def resolve(
+    given: tuple[str, ...], project: Path | None, warn: Any, fallback: Path | None = None
+) -> Inventory:
+    """-i, else $RUNBOOK_INVENTORY, else the project's runbook.yml, else `fallback` (the CLI
+    passes the running sandbox's)."""
     if given:
         origin, raw = "-i", list(given)
     elif os.environ.get("RUNBOOK_INVENTORY"):
@@ -47,16 +50,13 @@ def resolve(given: tuple[str, ...], project: Path | None, warn: Any) -> Inventor
         value = project_config(project)["inventory"]
         raw = [str(project / v) for v in ([value] if isinstance(value, str) else value)]
     else:
-        from runbook.sandbox import fleet
-
-        path = fleet.inventory_path()
-        if not path.is_file():
+        if fallback is None or not fallback.is_file():
             raise RunbookError(
                 "no inventory: pass -i INVENTORY, set RUNBOOK_INVENTORY, name one in your "
                 "project's runbook.yml, or start the sandbox with `runbook sandbox up`"
             )
-        warn(f"runbook: no inventory given; using the sandbox's ({path})")
-        origin, raw = "sandbox", [str(path)]
+        warn(f"runbook: no inventory given; using the sandbox's ({fallback})")
+        origin, raw = "sandbox", [str(fallback)]
     sources = []
     for item in raw:
         path = Path(item).expanduser()
@@ -68,14 +68,25 @@ def resolve(given: tuple[str, ...], project: Path | None, warn: Any) -> Inventor
 
 def hosts(inventory: Inventory, limit: str | None) -> dict[str, str | None]:
     """The targeted hosts in inventory order, each with its `site` (None when it has none)."""
+    return {
+        h: (str(v["site"]) if v.get("site") is not None else None)
+        for h, v in host_vars(inventory, limit, ("site",)).items()
+    }
+
+
+def host_vars(
+    inventory: Inventory, limit: str | None, names: tuple[str, ...]
+) -> dict[str, dict[str, Any]]:
+    """The targeted hosts in inventory order, each with those of `names` it sets, read here on
+    the controller (group_vars and host_vars merged, as Ansible merges them)."""
     from ansible.errors import AnsibleError
-    from ansible.inventory.helpers import get_group_vars
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader
-    from ansible.utils.vars import combine_vars
+    from ansible.vars.manager import VariableManager
 
+    loader = DataLoader()
     try:
-        manager = InventoryManager(loader=DataLoader(), sources=[str(s) for s in inventory.sources])
+        manager = InventoryManager(loader=loader, sources=[str(s) for s in inventory.sources])
         if limit:
             manager.subset(limit)
         found = manager.get_hosts("all")
@@ -83,9 +94,13 @@ def hosts(inventory: Inventory, limit: str | None) -> dict[str, str | None]:
         raise RunbookError(f"inventory {inventory}: {exc}") from None
     if not manager.groups["all"].get_hosts() and not manager.groups["ungrouped"].get_hosts():
         raise RunbookError(f"inventory {inventory}: no hosts in it", ExitCode.USAGE)
-    result: dict[str, str | None] = {}
-    for host in found:
-        merged = combine_vars(get_group_vars(host.get_groups()), host.get_vars())
-        site = merged.get("site")
-        result[host.name] = str(site) if site is not None else None
+    # The variable manager adds group_vars/ and host_vars/ beside the inventory, as Ansible does.
+    variables = VariableManager(loader=loader, inventory=manager)
+    result: dict[str, dict[str, Any]] = {}
+    try:
+        for host in found:
+            merged = variables.get_vars(host=host, include_hostvars=False)
+            result[host.name] = {n: merged[n] for n in names if n in merged}
+    except AnsibleError as exc:
+        raise RunbookError(f"inventory {inventory}: {exc}") from None
     return result

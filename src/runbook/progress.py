@@ -21,6 +21,21 @@ STYLE = {
 }
 
 
+#: Ansible's own role argument checks: a task per role and host that says nothing to an operator.
+HIDDEN_TASKS = ("Validating arguments against arg spec",)
+
+
+def hidden(task: str | None) -> bool:
+    return bool(task) and str(task).startswith(HIDDEN_TASKS)
+
+
+def shorten(text: str, width: int = 60) -> str:
+    """Cut at a word boundary, never mid-word, with an ellipsis."""
+    import textwrap
+
+    return textwrap.shorten(text, width=width, placeholder=" …") or text[:width]
+
+
 def host_table(model: RunModel, title: str | None = None) -> Table:
     table = Table(title=title, expand=False, title_justify="left")
     for column in ("host", "site", "task", "ok", "changed", "failed", "unreachable"):
@@ -34,7 +49,7 @@ def host_table(model: RunModel, title: str | None = None) -> Table:
         table.add_row(
             f"[{style}]{state.host}[/]" if style else state.host,
             state.site or "-",
-            (state.failed_task or state.task or "-")[:60],
+            shorten(state.failed_task or state.task or "-"),
             str(state.ok),
             str(state.changed),
             f"[bold red]{state.failed}[/]" if state.failed else "0",
@@ -50,6 +65,7 @@ class LiveProgress:
         self.console = console
         self.title = title
         self.live: Live | None = None
+        self.started = time.monotonic()
 
     def __enter__(self) -> LiveProgress:
         self.live = Live(console=self.console, refresh_per_second=6, transient=False)
@@ -63,7 +79,8 @@ class LiveProgress:
     def __call__(self, model: RunModel, event: dict[str, Any]) -> None:
         if self.live:
             play = f" - {model.play}" if model.play else ""
-            self.live.update(host_table(model, f"{self.title}{play}"))
+            elapsed = f" ({time.monotonic() - self.started:.0f} s)"
+            self.live.update(host_table(model, f"{self.title}{play}{elapsed}"))
 
 
 class PlainProgress:
@@ -90,6 +107,8 @@ class PlainProgress:
         kind = event.get("event", "")
         data = event.get("event_data") or {}
         stamp = f"{time.monotonic() - self.started:7.1f}s"
+        if hidden(data.get("task") or data.get("name")):
+            return
         if kind == "playbook_on_task_start":
             print(f"{stamp} task: {model.task}", file=self.stream, flush=True)
         elif kind in self.RESULTS:

@@ -7,11 +7,12 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runbook import clock
 from runbook.errors import ExitCode, RunbookError
+from runbook.events import HostOutcome
 from runbook.paths import state_dir
 
 #: Append-only: migration N brings a database from user_version N to N + 1. Never edit one.
@@ -124,6 +125,24 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (schedule, period, item)
     );
     """,
+    # One timestamp format (runbook.clock): incidents were written as ...+00:00, runs as ...Z,
+    # and the text sorted wrongly across the two.
+    "".join(
+        f"UPDATE {table} SET {column} = replace({column}, '+00:00', 'Z') "  # noqa: S608
+        f"WHERE {column} LIKE '%+00:00';"
+        for table, column in (
+            ("incidents", "opened_at"),
+            ("incidents", "acknowledged_at"),
+            ("incidents", "mitigated_at"),
+            ("incidents", "resolved_at"),
+            ("incidents", "last_reminder_at"),
+            ("incident_events", "at"),
+            ("checklist_ticks", "at"),
+            ("runs", "started_at"),
+            ("runs", "ended_at"),
+            ("decisions", "created_at"),
+        )
+    ),
 )
 
 
@@ -132,22 +151,12 @@ def default_path() -> Path:
     return Path(env) if env else state_dir() / "runbook.sqlite3"
 
 
-@dataclass(frozen=True)
-class HostRow:
-    host: str
-    site: str | None
-    outcome: str
-    ok: int = 0
-    changed: int = 0
-    failed: int = 0
-    unreachable: int = 0
-    skipped: int = 0
-    last_task: str | None = None
-    message: str | None = None
-
-
 class Store:
-    """The run record. One connection per Store; every write is its own transaction."""
+    """The run record. One connection per Store; every write is its own transaction.
+
+    A context manager: `with Store(path) as store: ...` closes the connection however the
+    block ends.
+    """
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or default_path()
@@ -204,6 +213,12 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     # -- runs ------------------------------------------------------------------------------
 
     def start_run(
@@ -234,7 +249,7 @@ class Store:
                     inventory,
                     host_limit,
                     int(check_mode),
-                    started_at,
+                    clock.stamp(started_at),
                     artifact_dir,
                 ),
             )
@@ -246,13 +261,13 @@ class Store:
         status: str,
         exit_code: int,
         ended_at: str,
-        hosts: list[HostRow],
+        hosts: list[HostOutcome],
         summary: dict[str, Any],
     ) -> None:
         with self.transaction():
             self.db.execute(
                 "UPDATE runs SET status = ?, exit_code = ?, ended_at = ?, summary = ? WHERE id = ?",
-                (status, exit_code, ended_at, json.dumps(summary), run_id),
+                (status, exit_code, clock.stamp(ended_at), json.dumps(summary), run_id),
             )
             self.db.execute("DELETE FROM run_hosts WHERE run_id = ?", (run_id,))
             self.db.executemany(
@@ -287,6 +302,12 @@ class Store:
         return [self._run_dict(r) for r in self.db.execute(query, args)]
 
     def run(self, run_id: str) -> dict[str, Any]:
+        """One run by its id, any unique prefix of it, or `last` (the newest)."""
+        if run_id == "last":
+            newest = self.runs(1)
+            if not newest:
+                raise RunbookError(f"no runs yet in the run record {self.path}")
+            run_id = newest[0]["run_id"]
         rows = self.db.execute(
             "SELECT * FROM runs WHERE id = ? OR id LIKE ? ORDER BY started_at DESC LIMIT 2",
             (run_id, run_id.replace("%", "").replace("_", r"\_") + "%"),
@@ -297,14 +318,17 @@ class Store:
         if not rows:
             raise RunbookError(f"no run {run_id!r} in the run record {self.path}")
         if len(rows) > 1:
-            raise RunbookError(f"{run_id!r} matches more than one run: give more of the id")
+            raise RunbookError(
+                f"{run_id!r} matches more than one run ({rows[0]['id']}, {rows[1]['id']}, ...): "
+                "give more of the id, or `last`"
+            )
         run = self._run_dict(rows[0])
         run["hosts"] = [
             dict(h)
             for h in self.db.execute(
                 "SELECT host, site, outcome, ok, changed, failed, unreachable, skipped, "
                 "last_task, message FROM run_hosts WHERE run_id = ? ORDER BY host",
-                (run["id"],),
+                (run["run_id"],),
             )
         ]
         return run
@@ -312,6 +336,8 @@ class Store:
     @staticmethod
     def _run_dict(row: sqlite3.Row) -> dict[str, Any]:
         run = dict(row)
+        # One name for a run's id everywhere: run documents say run_id.
+        run = {"run_id": run.pop("id"), **run}
         run["parameters"] = json.loads(run["parameters"])
         run["summary"] = json.loads(run["summary"]) if run["summary"] else None
         run["check_mode"] = bool(run["check_mode"])
@@ -336,7 +362,7 @@ class Store:
                 "inputs) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
-                    created_at,
+                    clock.stamp(created_at),
                     verdict,
                     int(rollback),
                     json.dumps(fired),
@@ -373,7 +399,14 @@ class Store:
             self.db.execute(
                 "INSERT OR REPLACE INTO baselines (host, site, captured_at, run_id, metrics, "
                 "fingerprints) VALUES (?, ?, ?, ?, ?, ?)",
-                (host, site, captured_at, run_id, json.dumps(metrics), json.dumps(fingerprints)),
+                (
+                    host,
+                    site,
+                    clock.stamp(captured_at),
+                    run_id,
+                    json.dumps(metrics),
+                    json.dumps(fingerprints),
+                ),
             )
 
     def baselines(self) -> dict[str, dict[str, Any]]:
@@ -397,5 +430,32 @@ class Store:
             self.db.executemany(
                 "INSERT OR REPLACE INTO scan_state (host, path, state, updated_at) "
                 "VALUES (?, ?, ?, ?)",
-                [(host, path, json.dumps(state), updated_at) for path, state in states.items()],
+                [
+                    (host, path, json.dumps(state), clock.stamp(updated_at))
+                    for path, state in states.items()
+                ],
             )
+
+    # -- checklists ------------------------------------------------------------------------------
+
+    def tick_checklist(
+        self, schedule: str, period: str, items: list[str], who: str, note: str | None
+    ) -> None:
+        """Tick items done for a period; an item ticked already keeps its first tick."""
+        at = clock.stamp()
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR IGNORE INTO checklist_ticks (schedule, period, item, who, at, note) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(schedule, period, item, who, at, note) for item in items],
+            )
+
+    def checklist_ticks(self, schedule: str, period: str) -> dict[str, dict[str, Any]]:
+        """item -> who ticked it, when, with which note."""
+        return {
+            row["item"]: dict(row)
+            for row in self.db.execute(
+                "SELECT item, who, at, note FROM checklist_ticks WHERE schedule = ? AND period = ?",
+                (schedule, period),
+            )
+        }

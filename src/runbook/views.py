@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
@@ -10,17 +13,20 @@ from rich.table import Table
 
 from runbook.errors import ExitCode
 from runbook.execution import RunResult
-from runbook.progress import STYLE
-
-FLAG_ORDER = (
-    "modern_preview_engine",
-    "modern_state_manager",
-    "modern_api_client",
-    "legacy_fallback",
-)
+from runbook.progress import STYLE, LiveProgress, NoProgress, PlainProgress
+from runbook.target import Profile
 
 
-def status_report(result: RunResult) -> dict[str, Any]:
+def progress_for(console: Console, title: str, quiet: bool = False) -> Any:
+    """How a run shows itself: a live table on a terminal, lines in a pipe, nothing for --json."""
+    if quiet:
+        return NoProgress()
+    if console.is_terminal:
+        return LiveProgress(console, title)
+    return PlainProgress(sys.stdout)
+
+
+def status_report(result: RunResult, profile: Profile) -> dict[str, Any]:
     """The status runbook's report: sites with their options, each with its nodes."""
     sites: dict[str, Any] = {}
     for name, state in result.model.hosts.items():
@@ -30,8 +36,9 @@ def status_report(result: RunResult) -> dict[str, Any]:
         site = sites.setdefault(
             site_name,
             {
-                "feature_flags": options.get("mase_feature_flags"),
-                "rollout_percentages": options.get("mase_feature_rollout_percentages"),
+                "feature_flags": options.get(profile.flags_option),
+                "rollout_percentages": options.get(profile.rollout_option),
+                "flag_order": list(profile.flags),
                 "options_read_on": site_report.get("read_on"),
                 "errors": site_report.get("errors", []),
                 "nodes": {},
@@ -80,7 +87,8 @@ def print_status(console: Console, report: dict[str, Any]) -> None:
             why = "; ".join(site["errors"]) or "no reachable node"
             flags.add_row(site_name, "[dim]unknown[/]", "", f"[red]{why}[/]")
             continue
-        ordered = [k for k in FLAG_ORDER if k in values] + sorted(set(values) - set(FLAG_ORDER))
+        order = site.get("flag_order") or []
+        ordered = [k for k in order if k in values] + sorted(set(values) - set(order))
         for flag in ordered:
             flags.add_row(
                 site_name,
@@ -120,7 +128,7 @@ def print_summary(console: Console, result: RunResult) -> None:
         )
 
 
-def rollback_report(result: RunResult) -> dict[str, Any]:
+def rollback_report(result: RunResult, profile: Profile) -> dict[str, Any]:
     """What a rollback did per site and node, and, loudly, what it did not."""
     sites: dict[str, Any] = {}
     for name, state in result.model.hosts.items():
@@ -130,6 +138,7 @@ def rollback_report(result: RunResult) -> dict[str, Any]:
             site_name,
             {
                 "options_changed": site_report.get("options_changed", {}),
+                "flags_option": profile.flags_option,
                 "caches": site_report.get("caches"),
                 "lock": site_report.get("lock"),
                 "checks": site_report.get("smoke_test_site"),
@@ -168,7 +177,7 @@ def print_rollback(console: Console, report: dict[str, Any]) -> None:
     for column in ("site", "host", "outcome", "plugin", "backup", "flags changed"):
         table.add_column(column)
     for site_name, site in report["sites"].items():
-        changed = site["options_changed"].get("mase_feature_flags")
+        changed = site["options_changed"].get(site.get("flags_option"))
         flags = (
             ", ".join(
                 # As JSON, as the option holds them: modern_api_client=false, not False.
@@ -206,10 +215,60 @@ def print_rollback(console: Console, report: dict[str, Any]) -> None:
             console.print(f"[bold red]NOT ROLLED BACK: {host} (site {site_name}): {why}[/]")
 
 
-#: Runbook-specific reports: added to --json under "report" and printed after the summary.
-REPORTS = {
-    "status": (status_report, print_status),
-    "p0-rollback": (rollback_report, print_rollback),
-    "restore-backup": (rollback_report, print_rollback),
-    "p1-disable-feature": (rollback_report, print_rollback),
+def log_scan_report(result: RunResult, profile: Profile) -> dict[str, Any]:
+    """What each node's logs held in the window: records per level, the top fingerprints."""
+    nodes: dict[str, Any] = {}
+    for name, state in result.model.hosts.items():
+        logs = state.report.get("logs") or {}
+        levels: dict[str, int] = {}
+        for key, n in (logs.get("counts") or {}).items():
+            src, _, level = key.partition(":")
+            if src != profile.slug:  # the plugin's records are counted under their source too
+                levels[level] = levels.get(level, 0) + n
+        nodes[name] = {
+            "site": state.site,
+            "scanned": bool(logs),
+            "levels": levels,
+            "critical_recent": logs.get("critical_recent"),
+            "top": [
+                {k: e.get(k) for k in ("count", "level", "sample")} for e in logs.get("top", [])
+            ],
+        }
+    return {"nodes": nodes}
+
+
+def print_log_scan(console: Console, report: dict[str, Any]) -> None:
+    table = Table(title="Logs", title_justify="left")
+    for column in ("host", "site", "records by level", "most common"):
+        table.add_column(column)
+    for host, node in report["nodes"].items():
+        levels = ", ".join(f"{k} {v}" for k, v in sorted(node["levels"].items())) or "none"
+        top = node["top"][0]["sample"][:80] if node["top"] else "-"
+        table.add_row(
+            host,
+            node["site"] or "-",
+            levels if node["scanned"] else "[bold red]not scanned[/]",
+            top,
+            end_section=False,
+        )
+    console.print(table)
+
+
+@dataclass(frozen=True)
+class Report:
+    """A runbook's report: built from the run (for --json), shown after the summary."""
+
+    build: Callable[[RunResult, Profile], dict[str, Any]]
+    show: Callable[[Console, dict[str, Any]], None]
+
+
+#: The reports a catalog entry can name in `report:` (catalog.REPORT_KINDS).
+REPORTS: dict[str, Report] = {
+    "status": Report(status_report, print_status),
+    "rollback": Report(rollback_report, print_rollback),
+    "log-scan": Report(log_scan_report, print_log_scan),
 }
+
+
+def report_for(kind: str | None) -> Report | None:
+    return REPORTS.get(kind) if kind else None

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from runbook.paths import sandbox_dir
-from runbook.sandbox import fleet, host, topology
+from runbook.sandbox import fleet, host, inventory_path, topology
 
 pytestmark = pytest.mark.sandbox
 
@@ -65,7 +65,7 @@ def sandbox() -> Iterator[Sandbox]:
     fleet.up(topology.build(), say=lambda m: print(f"sandbox: {m}", file=sys.stderr))
     state = fleet.load_state()
     assert state and state["complete"]
-    yield Sandbox(sandbox_dir(), fleet.topology_of(state), fleet.inventory_path())
+    yield Sandbox(sandbox_dir(), fleet.topology_of(state), inventory_path())
     if not os.environ.get("RUNBOOK_KEEP_SANDBOX"):
         fleet.down()
 

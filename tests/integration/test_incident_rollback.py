@@ -70,4 +70,4 @@ def test_a_p0_run_without_an_incident_opens_one(sandbox, runbook_cli) -> None:
     incident = result.json()["incident"]
     shown = runbook_cli("incident", "show", str(incident), "--json").json()
     assert shown["title"] == "P0: nobody opened one" and shown["priority"] == "P0"
-    assert [r["id"] for r in shown["runs"]] == [result.json()["run_id"]]
+    assert [r["run_id"] for r in shown["runs"]] == [result.json()["run_id"]]

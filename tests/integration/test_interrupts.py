@@ -52,7 +52,7 @@ def start(project: Path) -> Streamed:
 
 def last_run(runbook_cli) -> dict:  # type: ignore[type-arg]
     runs = runbook_cli("runs", "--json").json()
-    return runbook_cli("runs", "show", runs[0]["id"], "--json").json()  # type: ignore[no-any-return]
+    return runbook_cli("runs", "show", runs[0]["run_id"], "--json").json()  # type: ignore[no-any-return]
 
 
 def test_ctrl_c_once_finishes_the_current_task_then_stops(sandbox, runbook_cli, project) -> None:

@@ -401,7 +401,7 @@ def test_interrupted_restore_leaves_whole_trees_and_a_rerun_finishes(fleet_, run
     assert proc.returncode == ExitCode.INTERRUPTED
     assert_whole_trees(fleet_)
     run = runbook_cli("runs", "--json").json()[0]
-    shown = runbook_cli("runs", "show", run["id"], "--json").json()
+    shown = runbook_cli("runs", "show", run["run_id"], "--json").json()
     assert shown["status"] == "interrupted"
     assert all(h["last_task"] for h in shown["hosts"] if h["outcome"] != "not-run")
     again = runbook_cli("p0-rollback", "--reason", "finish", "--yes", "--force-unlock")

@@ -58,7 +58,7 @@ def test_status_table_and_run_record(sandbox, runbook_cli, state_dir: Path) -> N
         assert text in result.out
     runs = runbook_cli("runs", "--json").json()
     assert runs[0]["runbook"] == "status" and runs[0]["status"] == "successful"
-    shown = runbook_cli("runs", "show", runs[0]["id"], "--json").json()
+    shown = runbook_cli("runs", "show", runs[0]["run_id"], "--json").json()
     assert {h["host"]: h["outcome"] for h in shown["hosts"]} == {
         "alpha-1": "ok",
         "alpha-2": "ok",

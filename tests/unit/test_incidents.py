@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from runbook import clock
 from runbook.errors import RunbookError
 from runbook.incidents import sla
 from runbook.incidents.records import Incidents
@@ -21,7 +22,7 @@ def incidents(tmp_path: Path) -> Incidents:
 
 
 def at(minutes: int) -> str:
-    return (T0 + timedelta(minutes=minutes)).isoformat()
+    return clock.stamp(T0 + timedelta(minutes=minutes))  # the record's one format
 
 
 def test_lifecycle_and_timeline(incidents: Incidents) -> None:

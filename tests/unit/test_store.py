@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from runbook.errors import ExitCode, RunbookError
-from runbook.store import MIGRATIONS, HostRow, Store
+from runbook.events import HostOutcome
+from runbook.store import MIGRATIONS, Store
 
 
 def new_run(store: Store, run_id: str, started: str = "2026-11-27T10:00:00Z") -> None:
@@ -61,8 +62,8 @@ def test_run_lifecycle_and_hosts(tmp_path: Path) -> None:
         exit_code=4,
         ended_at="2026-11-27T10:01:00Z",
         hosts=[
-            HostRow("web-1", "alpha", "ok", ok=3),
-            HostRow("web-2", "alpha", "unreachable", unreachable=1, message="timeout"),
+            HostOutcome("web-1", "alpha", "ok", ok=3),
+            HostOutcome("web-2", "alpha", "unreachable", unreachable=1, message="timeout"),
         ],
         summary={"counts": {"ok": 1}},
     )
@@ -77,7 +78,7 @@ def test_runs_newest_first_and_filters(tmp_path: Path) -> None:
     store = Store(tmp_path / "db.sqlite3")
     new_run(store, "a", "2026-11-27T10:00:00Z")
     new_run(store, "b", "2026-11-27T11:00:00Z")
-    assert [r["id"] for r in store.runs()] == ["b", "a"]
+    assert [r["run_id"] for r in store.runs()] == ["b", "a"]
     assert store.runs(runbook="other") == []
     assert len(store.runs(limit=1)) == 1
 

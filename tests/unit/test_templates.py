@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from runbook import clock
 from runbook.errors import RunbookError
 from runbook.incidents import templates
 from runbook.incidents.records import Incidents
@@ -21,7 +22,7 @@ def baseline(tmp_path: Path) -> dict:  # type: ignore[type-arg]
     incidents = Incidents(Store(tmp_path / "db.sqlite3"))
 
     def at(minutes: int) -> str:
-        return (T0 + timedelta(minutes=minutes)).isoformat()
+        return clock.stamp(T0 + timedelta(minutes=minutes))  # the record's one format
 
     i = incidents.open("Admin crashes after 2.1.0", "P0", impact="every admin of 2 sites", at=at(0))
     incidents.record(
@@ -74,7 +75,7 @@ def test_review_from_the_record(baseline: dict) -> None:  # type: ignore[type-ar
         "Time to detect: 0h07m; to acknowledge: 0h05m; to mitigate: 0h15m; "
         "to resolve: 2h00m" in review
     )
-    assert "- 2026-11-27T03:01:00+00:00: health: critical_errors_last_5m fired" in review
+    assert "- 2026-11-27T03:01:00Z: health: critical_errors_last_5m fired" in review
     assert "## Root Cause\nan undefined function in 2.1.0" in review
     assert "1. a test for the modern API client\n2. alert on new fatals" in review
     assert "- [ ] Share learnings" in review

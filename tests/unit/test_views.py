@@ -20,6 +20,7 @@ def test_flags_print_as_json_and_a_split_site_is_loud() -> None:
     report = {
         "sites": {
             "alpha": {
+                "flags_option": "mase_feature_flags",
                 "options_changed": {
                     "mase_feature_flags": {
                         "before": {"modern_api_client": True, "legacy_fallback": False},

@@ -27,33 +27,27 @@ BUILTINS = (
 
 
 class Context:
-    """What the group's options decide for every subcommand."""
+    """What the group's options decide for every subcommand: the service layer's workspace."""
 
     def __init__(self, project: Path | None, db: Path | None, debug: bool) -> None:
-        self.project = project
-        self.db = db
-        self.debug = debug
-        self._catalog: dict[str, Any] | None = None
+        from runbook.service import Workspace
+        from runbook.service.workspace import find_project
 
-    @classmethod
-    def from_params(cls, project: Path | None, db: Path | None, debug: bool) -> Context:
         if project is None and not os.environ.get("RUNBOOK_NO_PROJECT"):
-            from runbook.catalog import find_project
-
             project = find_project()
-        return cls(project, db, debug)
+        # With no other inventory, runbooks use the running sandbox's: the CLI knows the
+        # sandbox, the library below it does not.
+        from runbook.sandbox import inventory_path
+
+        self.ws = Workspace(project, db, fallback_inventory=inventory_path())
+        self.debug = debug
+
+    @property
+    def project(self) -> Path | None:
+        return self.ws.project
 
     def catalog(self) -> dict[str, Any]:
-        if self._catalog is None:
-            from runbook import catalog
-
-            self._catalog = catalog.load(self.project)
-        return self._catalog
-
-    def store(self) -> Any:
-        from runbook.store import Store
-
-        return Store(self.db)
+        return self.ws.catalog()
 
 
 class RunbookGroup(click.Group):
@@ -63,9 +57,7 @@ class RunbookGroup(click.Group):
         # --help is handled while the group's own options are parsed, before its callback.
         if not isinstance(ctx.obj, Context):
             params = ctx.params
-            ctx.obj = Context.from_params(
-                params.get("project"), params.get("db"), bool(params.get("debug"))
-            )
+            ctx.obj = Context(params.get("project"), params.get("db"), bool(params.get("debug")))
         return ctx.obj
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -85,6 +77,27 @@ class RunbookGroup(click.Group):
         from runbook.cli.run import make_command
 
         return make_command(book)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """An unknown command names the closest runbook or command (p0-rollbak: p0-rollback)."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            from runbook.service import closest
+
+            name = args[0] if args else ""
+            try:
+                known = self.list_commands(ctx)
+            except RunbookError:
+                known = list(BUILTINS)
+            near = closest(name, known) if name else None
+            if near:
+                raise click.UsageError(
+                    f"No such command {name!r}. Did you mean {near!r}?", ctx
+                ) from exc
+            raise
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         builtins = [(n, self.commands[n].get_short_help_str(70)) for n in BUILTINS]
@@ -136,18 +149,18 @@ def cli(ctx: click.Context, project: Path | None, db: Path | None, debug: bool) 
     Each runbook is a subcommand; `runbook list` shows the catalog and
     `runbook show NAME` what one does. Exit codes are listed in the README.
     """
-    ctx.obj = Context.from_params(project, db, debug)
+    ctx.obj = Context(project, db, debug)
 
 
 def _register() -> None:
-    from runbook.cli import catalog_cmds, health, incident, runs, sandbox
+    from runbook.cli import catalog_cmds, health, incident, notify, runs, sandbox
 
     cli.add_command(catalog_cmds.list_cmd)
     cli.add_command(catalog_cmds.show_cmd)
     cli.add_command(runs.runs_cmd)
     cli.add_command(incident.incident_cmd)
-    cli.add_command(incident.notify_cmd)
-    cli.add_command(incident.checklist_cmd)
+    cli.add_command(notify.notify_cmd)
+    cli.add_command(notify.checklist_cmd)
     cli.add_command(health.logs_cmd)
     cli.add_command(health.health_cmd)
     cli.add_command(sandbox.sandbox_cmd)

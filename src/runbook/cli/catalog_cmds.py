@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from runbook.errors import RunbookError
+
+def _ws() -> Any:
+    return click.get_current_context().find_root().obj.ws
 
 
 @click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
-@click.pass_obj
-def list_cmd(obj: object, as_json: bool) -> None:
+def list_cmd(as_json: bool) -> None:
     """List the runbooks: name, priority, what each does."""
-    books = obj.catalog()  # type: ignore[attr-defined]
+    books = _ws().catalog()
     if as_json:
         click.echo(
             json.dumps(
@@ -38,21 +41,17 @@ def list_cmd(obj: object, as_json: bool) -> None:
     for column in ("name", "priority", "description"):
         table.add_column(column)
     for b in sorted(books.values(), key=lambda b: (b.priority, b.name)):
-        name = f"{b.name} [red](destructive)[/]" if b.destructive else b.name
-        table.add_row(name, b.priority, b.summary)
+        name = Text(b.name) + (Text(" (destructive)", style="red") if b.destructive else "")
+        table.add_row(name, b.priority, Text(b.summary))
     Console().print(table)
 
 
 @click.command("show")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print the runbook as JSON.")
-@click.pass_obj
-def show_cmd(obj: object, name: str, as_json: bool) -> None:
+def show_cmd(name: str, as_json: bool) -> None:
     """Show what runbook NAME does, its parameters and its playbook."""
-    books = obj.catalog()  # type: ignore[attr-defined]
-    book = books.get(name)
-    if book is None:
-        raise RunbookError(f"no runbook {name!r}; the catalog has: {', '.join(sorted(books))}")
+    book = _ws().runbook(name)
     params = [
         {
             "name": p.name,
@@ -79,6 +78,7 @@ def show_cmd(obj: object, name: str, as_json: bool) -> None:
                     "notify": list(book.notify),
                     "serial": book.serial,
                     "max_fail_percentage": book.max_fail_percentage,
+                    "report": book.report,
                 },
                 indent=2,
             )
@@ -93,18 +93,24 @@ def show_cmd(obj: object, name: str, as_json: bool) -> None:
             else ""
         )
     )
-    console.print(book.description.strip())
-    console.print(f"playbook: {book.playbook}\ncatalog file: {book.source}")
+    console.print(book.description.strip(), markup=False, highlight=False)
+    console.print(f"playbook: {book.playbook}\ncatalog file: {book.source}", markup=False)
     if book.serial is not None or book.max_fail_percentage is not None:
         console.print(f"waves: serial={book.serial} max_fail_percentage={book.max_fail_percentage}")
     if params:
         table = Table(title="parameters", title_justify="left")
-        for column in ("option", "type", "required", "help"):
+        for column in ("option", "type", "required", "default", "help"):
             table.add_column(column)
         for p in params:
             kind = p["type"] + (f" ({'|'.join(p['choices'])})" if p["choices"] else "")
             kind += f" ~ {p['pattern']}" if p["pattern"] else ""
-            table.add_row(f"--{p['name']}", kind, "yes" if p["required"] else "no", p["help"])
+            default = "-" if p["default"] is None else json.dumps(p["default"]).strip('"')
+            # Text, not markup: a pattern such as [a-z0-9_-] must print as it is.
+            table.add_row(
+                *(Text(str(c)) for c in (f"--{p['name']}", kind, "yes" if p["required"] else "no")),
+                Text(default),
+                Text(p["help"]),
+            )
         console.print(table)
     else:
         console.print("parameters: none besides the common ones (runbook NAME --help)")

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
+
+from runbook.service import records
+
+
+def _ws() -> Any:
+    return click.get_current_context().find_root().obj.ws
 
 
 @click.group("runs", invoke_without_command=True)
@@ -15,23 +22,22 @@ from rich.table import Table
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def runs_cmd(ctx: click.Context, count: int, runbook_name: str | None, as_json: bool) -> None:
-    """List recent runs, newest first (`runbook runs show ID` for one)."""
+    """List recent runs, newest first (`runbook runs show ID|last` for one)."""
     if ctx.invoked_subcommand:
         return
-    store = ctx.obj.store()
-    try:
-        rows = store.runs(count, runbook_name)
-    finally:
-        store.close()
+    rows, path = records.runs(_ws(), count, runbook_name)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title=f"Runs ({store.path})", title_justify="left")
-    for column in ("id", "runbook", "status", "exit", "operator", "started (UTC)", "reason"):
-        table.add_column(column)
+    table = Table(title=f"Runs ({path})", title_justify="left")
+    for column in ("run id", "runbook", "status", "exit", "operator", "started (UTC)", "reason"):
+        # A run id is what `runs show` takes: never cut it, whatever the width.
+        table.add_column(
+            column, no_wrap=column == "run id", min_width=24 if column == "run id" else None
+        )
     for r in rows:
         table.add_row(
-            r["id"],
+            r["run_id"],
             r["runbook"],
             r["status"],
             str(r["exit_code"]),
@@ -39,26 +45,24 @@ def runs_cmd(ctx: click.Context, count: int, runbook_name: str | None, as_json: 
             r["started_at"],
             (r["reason"] or "")[:50],
         )
-    Console().print(table)
+    Console().print(table, markup=False)
 
 
 @runs_cmd.command("show")
 @click.argument("run_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_obj
-def show_run(obj: object, run_id: str, as_json: bool) -> None:
-    """Show one run: parameters, reason, and each host's outcome. ID may be a prefix."""
-    store = obj.store()  # type: ignore[attr-defined]
-    try:
-        run = store.run(run_id)
-    finally:
-        store.close()
+def show_run(run_id: str, as_json: bool) -> None:
+    """Show one run: parameters, reason, and each host's outcome.
+
+    ID is a run id, any unique prefix of one, or `last` for the newest run.
+    """
+    run = records.run(_ws(), run_id)
     if as_json:
         click.echo(json.dumps(run, indent=2))
         return
     console = Console()
     for key in (
-        "id",
+        "run_id",
         "runbook",
         "status",
         "exit_code",
@@ -71,8 +75,8 @@ def show_run(obj: object, run_id: str, as_json: bool) -> None:
         "ended_at",
         "artifact_dir",
     ):
-        console.print(f"[bold]{key}[/]: {run[key]}", markup=True, highlight=False)
-    console.print(f"[bold]parameters[/]: {json.dumps(run['parameters'])}", highlight=False)
+        console.print(f"{key}: {run[key]}", markup=False, highlight=False)
+    console.print(f"parameters: {json.dumps(run['parameters'])}", markup=False, highlight=False)
     table = Table(title="hosts", title_justify="left")
     for column in (
         "host",
@@ -98,4 +102,4 @@ def show_run(obj: object, run_id: str, as_json: bool) -> None:
             h["last_task"] or "-",
             (h["message"] or "")[:80],
         )
-    console.print(table)
+    console.print(table, markup=False)

@@ -56,10 +56,10 @@ def sandbox_cmd() -> None:
 )
 def up_cmd(sites: int | None, nodes: int | None, wp_cli: str | None) -> None:
     """Build the fleet (installs the Debian packages it needs; recovers a killed one)."""
-    from runbook.sandbox import fleet, topology
+    from runbook.sandbox import fleet, inventory_path, topology
 
     fleet.up(topology.build(sites, nodes), say=_say, wp_cli_bin=wp_cli)
-    click.echo(fleet.inventory_path())
+    click.echo(inventory_path())
 
 
 @sandbox_cmd.command("down")

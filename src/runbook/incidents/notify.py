@@ -21,6 +21,7 @@ def notify(
     dry_run: bool = False,
     event_action: str = "trigger",
     timeout: float = 10,
+    component: str = "runbook",
 ) -> dict[str, Any]:
     """Send one template about one incident; every attempt goes on its timeline.
 
@@ -53,7 +54,7 @@ def notify(
     }
     if dry_run:
         return out
-    message = channels.Message(subject, body, incident, template, event_action)
+    message = channels.Message(subject, body, incident, template, event_action, component)
 
     def attempt(a: channels.Attempt) -> None:
         incidents.record(
@@ -79,7 +80,7 @@ def notify(
                 all_incidents=lambda: incidents.all(True),
                 on_attempt=attempt,
             )
-        except Exception as exc:
+        except Exception as exc:  # send() never raises; recording an attempt might
             delivery = channels.Delivery(channel.name, False, error=f"{exc.__class__.__name__}")
         out["deliveries"].append(asdict(delivery))
     return out

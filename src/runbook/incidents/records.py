@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from runbook import clock
 from runbook.errors import RunbookError
 from runbook.incidents import priorities
 from runbook.store import Store
@@ -30,12 +30,10 @@ EDITABLE = (
 
 
 def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return clock.stamp()
 
 
-def parse_time(text: str) -> datetime:
-    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+parse_time = clock.parse
 
 
 @dataclass
@@ -59,7 +57,7 @@ class Incidents:
         priorities.get(priority)
         if not title.strip():
             raise RunbookError("an incident needs a title")
-        at = at or now()
+        at = clock.stamp(at)
         with self.store.transaction():
             cursor = self.db.execute(
                 "INSERT INTO incidents (title, priority, status, impact, owner, classification, "
@@ -99,7 +97,7 @@ class Incidents:
         self.db.execute(
             "INSERT INTO incident_events (incident_id, at, kind, summary, data) "
             "VALUES (?, ?, ?, ?, ?)",
-            (incident_id, at or now(), kind, summary, json.dumps(data or {}, default=str)),
+            (incident_id, clock.stamp(at), kind, summary, json.dumps(data or {}, default=str)),
         )
 
     def record(
@@ -129,7 +127,7 @@ class Incidents:
         unknown = set(fields) - set(EDITABLE) - {"status", "priority"}
         if unknown:
             raise RunbookError(f"incident fields: {', '.join(sorted(unknown))} cannot be set")
-        at = at or now()
+        at = clock.stamp(at)
         with self.store.transaction():
             for key, value in changes.items():
                 self.db.execute(
@@ -190,7 +188,7 @@ class Incidents:
 
     def acknowledge(self, incident_id: int, owner: str, at: str | None = None) -> None:
         current = self.get(incident_id)
-        at = at or now()
+        at = clock.stamp(at)
         with self.store.transaction():
             self.db.execute(
                 "UPDATE incidents SET acknowledged_at = COALESCE(acknowledged_at, ?), "
@@ -221,6 +219,14 @@ class Incidents:
             )
         return level
 
+    def reminded(self, incident_id: int, at: str | None = None) -> None:
+        """A P1 reminder went out: the next one is due a period from now."""
+        with self.store.transaction():
+            self.db.execute(
+                "UPDATE incidents SET last_reminder_at = ? WHERE id = ?",
+                (clock.stamp(at), incident_id),
+            )
+
     def attach_run(self, incident_id: int, run_id: str) -> None:
         self.get(incident_id)
         with self.store.transaction():
@@ -230,8 +236,30 @@ class Incidents:
         return [
             dict(r)
             for r in self.db.execute(
-                "SELECT id, runbook, status, exit_code, started_at, ended_at, reason FROM runs "
-                "WHERE incident_id = ? ORDER BY started_at",
+                "SELECT id AS run_id, runbook, status, exit_code, started_at, ended_at, reason "
+                "FROM runs WHERE incident_id = ? ORDER BY started_at",
                 (incident_id,),
             )
         ]
+
+    def record_decision(self, incident_id: int, outcome: dict[str, Any], decision_id: int) -> None:
+        """A health decision on the timeline; the earliest new fatal error's first sighting
+        lets the review compute the time to detect."""
+        decision = outcome["decision"]
+        first_seen = None
+        for rule in decision["rules"]:
+            if rule["rule"] == "critical_errors_last_5m" and rule["result"] == "fired":
+                first_seen = outcome["inputs"].get("first_critical_seen")
+        fired = ", ".join(decision["fired"]) or "no trigger fired"
+        self.record(
+            incident_id,
+            "decision",
+            f"health {outcome['verdict']}: {fired} (decision {decision_id})",
+            {
+                "decision_id": decision_id,
+                "verdict": outcome["verdict"],
+                "fired": decision["fired"],
+                "rules": decision["rules"],
+                "first_seen": first_seen,
+            },
+        )

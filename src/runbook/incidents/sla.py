@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,6 +52,16 @@ def human(delta: timedelta | None) -> str:
     return sign + text
 
 
+def duration(delta: timedelta) -> str:
+    """A deadline as people say it: "1 h", "24 h", "7 days", "30 min"."""
+    seconds = int(delta.total_seconds())
+    if seconds % 86400 == 0 and seconds >= 2 * 86400:
+        return f"{seconds // 86400} days"
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 60} min"
+
+
 @dataclass(frozen=True)
 class TickAction:
     kind: str  # escalate, remind
@@ -79,3 +90,35 @@ def due_actions(
         if now - parse_time(last) >= P1_UPDATE_EVERY:
             actions.append(TickAction("remind", "P1 updates are due every 4 hours"))
     return actions
+
+
+def tick(
+    incidents: Any, now: datetime, tell: Callable[[dict[str, Any]], list[str]]
+) -> list[dict[str, Any]]:
+    """Escalate the open incidents past a deadline and send P1's reminders; what was done.
+
+    `incidents` is an incidents.records.Incidents; `tell` notifies about one incident and
+    returns the channels that delivered.
+    """
+    done: list[dict[str, Any]] = []
+    for row in incidents.all():
+        for action in due_actions(row, incidents.events(row["id"]), now):
+            if action.kind == "escalate":
+                if row["level"] >= 3:
+                    continue
+                level = incidents.escalate(row["id"], action.why)
+                done.append(
+                    {
+                        "incident": row["id"],
+                        "action": "escalated",
+                        "level": level,
+                        "why": action.why,
+                        "notified": tell(incidents.get(row["id"])),
+                    }
+                )
+            else:
+                incidents.record(row["id"], "reminder", action.why)
+                tell(row)
+                incidents.reminded(row["id"])
+                done.append({"incident": row["id"], "action": "reminded", "why": action.why})
+    return done

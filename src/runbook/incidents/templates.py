@@ -6,6 +6,7 @@ shipped one. Text from users stays text here: each channel escapes it for its ow
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -122,3 +123,32 @@ def render(name: str, values: dict[str, Any], project: Path | None = None) -> st
         raise RunbookError(
             f"template {exc.filename or TEMPLATES[name]} line {exc.lineno}: {exc.message}"
         ) from None
+
+
+def markdown_to_html(text: str) -> str:
+    """The review's small Markdown subset (headings, lists, checkboxes) as escaped HTML."""
+    out = ["<!doctype html><meta charset=utf-8><title>Post-Incident Review</title><body>"]
+    in_list = False
+    for line in text.splitlines():
+        escaped = html.escape(line)
+        if line.startswith(("- ", "1. ")) or (line[:1].isdigit() and ". " in line[:4]):
+            if not in_list:
+                out.append("<ul>")
+                in_list = True
+            item = escaped.split(" ", 1)[1] if " " in escaped else escaped
+            item = item.replace("[ ] ", "&#9744; ")
+            out.append(f"<li>{item}</li>")
+            continue
+        if in_list:
+            out.append("</ul>")
+            in_list = False
+        if line.startswith("## "):
+            out.append(f"<h2>{escaped[3:]}</h2>")
+        elif line.startswith("# "):
+            out.append(f"<h1>{escaped[2:]}</h1>")
+        elif line.strip():
+            out.append(f"<p>{escaped}</p>")
+    if in_list:
+        out.append("</ul>")
+    out.append("</body>")
+    return "\n".join(out) + "\n"

@@ -16,7 +16,7 @@ import yaml
 
 from runbook.errors import ExitCode, RunbookError
 from runbook.paths import sandbox_dir
-from runbook.sandbox import assets, configs, database, host
+from runbook.sandbox import assets, configs, database, host, inventory_path
 from runbook.sandbox.system import ensure_packages, require_linux_root, run
 from runbook.sandbox.topology import Node, Topology, from_dict, prefix
 
@@ -42,10 +42,6 @@ def load_state(root: Path | None = None) -> dict[str, Any] | None:
 
 def topology_of(state: dict[str, Any]) -> Topology:
     return from_dict(state["topology"])
-
-
-def inventory_path(root: Path | None = None) -> Path:
-    return (root or sandbox_dir()) / "inventory" / "hosts.yml"
 
 
 def up(topology: Topology, say: Say = _quiet, wp_cli_bin: str | None = None) -> dict[str, Any]:

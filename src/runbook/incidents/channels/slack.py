@@ -1,0 +1,27 @@
+"""Slack: an incoming webhook (its URL is the secret)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from runbook.incidents.channels.base import Channel, Message, post, slack_escape
+
+
+def slack_payload(message: Message) -> dict[str, Any]:
+    return {"text": f"*{slack_escape(message.subject)}*\n{slack_escape(message.body)}"}
+
+
+class Slack(Channel):
+    kind: ClassVar[str] = "slack"
+    required: ClassVar[tuple[str, ...]] = ("url",)
+    secrets: ClassVar[tuple[str, ...]] = ("url",)
+
+    def deliver(
+        self,
+        message: Message,
+        timeout: float,
+        all_incidents: Callable[[], list[dict[str, Any]]] | None,
+    ) -> str:
+        return post(self.secret("url"), json.dumps(slack_payload(message)).encode(), timeout)

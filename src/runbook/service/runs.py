@@ -1,0 +1,273 @@
+"""Running a runbook as a use case: check the inputs, resolve the inventory, confirm, execute,
+put the run on its incident and tell people. The CLI, the monitor and the rollout call this."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from runbook import inventory as inv
+from runbook.catalog import COMMON_OPTIONS, Runbook
+from runbook.errors import ExitCode, RunbookError
+from runbook.events import RunModel
+from runbook.execution import RunRequest, RunResult, execute
+from runbook.incidents.records import Incidents
+from runbook.service.workspace import Workspace
+
+MAX_REASON = 2000
+
+#: Called with (model, event) for each ansible-runner event: the progress view.
+OnEvent = Callable[[RunModel, dict[str, Any]], None]
+#: Asked the confirmation question; None when nobody can answer (no terminal).
+Confirm = Callable[[str], bool] | None
+
+
+@dataclass
+class RunOptions:
+    """The options every runbook takes (catalog.COMMON_OPTIONS), typed."""
+
+    reason: str | None = None
+    incident: int | None = None
+    inventory: tuple[str, ...] = ()
+    limit: str | None = None
+    extra_vars: dict[str, Any] = field(default_factory=dict)
+    check: bool = False
+    diff: bool = False
+    yes: bool = False
+    verbose: int = 0
+    force_unlock: bool = False
+    forks: int | None = None
+
+    @classmethod
+    def split(cls, values: dict[str, Any]) -> tuple[RunOptions, dict[str, Any]]:
+        """A command line's values: the common options, and the rest (the parameters)."""
+        names = {o.dest for o in COMMON_OPTIONS}
+        common = {k: v for k, v in values.items() if k in names and v is not None}
+        if "extra_vars" in common:
+            common["extra_vars"] = parse_extra_vars(tuple(common["extra_vars"]))
+        if "inventory" in common:
+            common["inventory"] = tuple(common["inventory"])
+        rest = {k: v for k, v in values.items() if k not in names}
+        return cls(**common), rest
+
+
+# Each COMMON_OPTIONS entry is a RunOptions field: checked when this module loads.
+assert {o.dest for o in COMMON_OPTIONS} == {f.name for f in fields(RunOptions)}
+
+
+def parse_extra_vars(items: tuple[str, ...]) -> dict[str, Any]:
+    """-e as ansible-playbook takes it: key=value pairs, a JSON/YAML mapping, or @file."""
+    merged: dict[str, Any] = {}
+    for item in items:
+        if item.startswith("@"):
+            path = Path(item[1:])
+            try:
+                data = yaml.safe_load(path.read_text())
+            except (OSError, yaml.YAMLError) as exc:
+                raise RunbookError(f"-e {item}: cannot read {path}: {exc}") from None
+            if not isinstance(data, dict):
+                raise RunbookError(f"-e {item}: {path} must hold a mapping")
+            merged.update(data)
+        elif item.lstrip().startswith("{"):
+            try:
+                data = json.loads(item)
+            except ValueError as exc:
+                raise RunbookError(f"-e {item!r}: not valid JSON: {exc}") from None
+            if not isinstance(data, dict):
+                raise RunbookError(f"-e {item!r}: must be a JSON object")
+            merged.update(data)
+        else:
+            for pair in item.split():
+                key, sep, value = pair.partition("=")
+                if not sep or not key.isidentifier():
+                    raise RunbookError(f"-e {pair!r}: expected key=value, JSON or @file")
+                merged[key] = value
+    return merged
+
+
+def check_reason(book: Runbook, reason: str | None) -> str | None:
+    if reason is not None:
+        if not reason.strip():
+            raise RunbookError("--reason is empty: say why you are running this")
+        if len(reason) > MAX_REASON:
+            raise RunbookError(f"--reason is {len(reason)} characters; at most {MAX_REASON}")
+        if any(ord(c) < 32 and c not in "\t\n" for c in reason):
+            raise RunbookError("--reason holds control characters; write it as plain text")
+    elif book.destructive:
+        raise RunbookError(
+            f"{book.name} changes hosts: --reason is required (say why, for the run record)"
+        )
+    return reason
+
+
+def collect_params(book: Runbook, raw: dict[str, Any]) -> dict[str, Any]:
+    """The catalog parameters' values, checked; a missing optional one takes its default."""
+    values: dict[str, Any] = {}
+    for p in book.parameters:
+        value = raw.get(p.var)
+        if value is None:
+            value = p.default
+        if value is None:
+            if p.required:
+                raise RunbookError(f"{book.name} needs --{p.name}: {p.help}")
+            continue
+        values[p.var] = p.convert(value)
+    return values
+
+
+def _confirm(
+    book: Runbook, hosts: dict[str, str | None], options: RunOptions, ask: Confirm
+) -> None:
+    if not book.destructive or options.yes or options.check:
+        return
+    sites = sorted({s for s in hosts.values() if s})
+    what = f"{book.name} will change {len(hosts)} hosts" + (
+        f" in {len(sites)} sites ({', '.join(sites)})" if sites else ""
+    )
+    if ask is None:
+        raise RunbookError(
+            f"{what}, and there is no terminal to confirm on: pass --yes to go ahead",
+            ExitCode.ABORTED,
+        )
+    if not ask(f"{what}. Go ahead?"):
+        raise RunbookError("not confirmed: nothing was run", ExitCode.ABORTED)
+
+
+@dataclass
+class Targets:
+    """The inventory a run resolved and the hosts it targets (host -> site)."""
+
+    inventory: inv.Inventory
+    hosts: dict[str, str | None]
+
+
+def targets(
+    ws: Workspace, given: tuple[str, ...], limit: str | None, warn: Callable[[str], None]
+) -> Targets:
+    inventory = inv.resolve(given, ws.project, warn, fallback=ws.fallback_inventory)
+    hosts = inv.hosts(inventory, limit)
+    if not hosts:
+        raise RunbookError(
+            f"no hosts in {inventory}" + (f" match --limit {limit}" if limit else "")
+        )
+    return Targets(inventory, hosts)
+
+
+def prepare(
+    ws: Workspace,
+    book: Runbook,
+    raw_params: dict[str, Any],
+    options: RunOptions,
+    warn: Callable[[str], None],
+    confirm: Confirm = None,
+) -> RunRequest:
+    """Everything before the run: inputs checked, inventory resolved, confirmed."""
+    reason = check_reason(book, options.reason)
+    params = collect_params(book, raw_params)
+    extra = dict(options.extra_vars)
+    if options.force_unlock:
+        # Recorded with the parameters, so the run record shows who broke whose lock.
+        params["force_unlock"] = True
+        extra["runbook_force_unlock"] = True
+    extra.setdefault("runbook_target", ws.profile().as_vars())
+    if options.incident is not None:
+        with ws.store() as store:
+            Incidents(store).get(options.incident)  # a wrong id stops before anything runs
+    found = targets(ws, options.inventory, options.limit, warn)
+    _confirm(book, found.hosts, options, confirm)
+    return RunRequest(
+        runbook=book,
+        params=params,
+        inventory=found.inventory,
+        hosts=found.hosts,
+        reason=reason,
+        limit=options.limit,
+        extra_vars=extra,
+        check=options.check,
+        diff=options.diff,
+        verbosity=options.verbose,
+        forks=options.forks,
+    )
+
+
+def run(
+    ws: Workspace,
+    book: Runbook,
+    raw_params: dict[str, Any],
+    options: RunOptions,
+    *,
+    confirm: Confirm = None,
+    on_event: OnEvent | None = None,
+    progress: Callable[[RunRequest], Any] | None = None,
+    warn: Callable[[str], None] = print,
+    file_on_incident: bool = True,
+) -> RunResult:
+    """Run one runbook, record it, put it on its incident and send its notices.
+
+    `progress` makes what shows the run (a context manager that is called with every event,
+    such as a live table); without it, `on_event` sees every event. A failed run is a result,
+    not an exception; filing it on an incident or sending a notice never fails the run (a
+    warning says what went wrong).
+    """
+    request = prepare(ws, book, raw_params, options, warn, confirm)
+    view = progress(request) if progress else None
+    with ws.store() as store, view if view is not None else nullcontext():
+        result = execute(request, store, on_event=view or on_event, warn=warn)
+    result.incident_id = options.incident
+    if file_on_incident:
+        try:
+            result.incident_id = attach_incident(ws, book, result, options.incident, warn)
+        except (RunbookError, OSError) as exc:
+            warn(f"runbook: warning: the run was not put on an incident: {exc}")
+        except Exception as exc:  # sqlite3.Error and the like: the run stands
+            warn(f"runbook: warning: the run was not put on an incident: {exc!r}")
+    return result
+
+
+def attach_incident(
+    ws: Workspace,
+    book: Runbook,
+    result: RunResult,
+    incident_id: int | None,
+    warn: Callable[[str], None],
+) -> int | None:
+    """Put the run on its incident's timeline; a P0 runbook run without one opens one."""
+    from runbook.incidents.timeline import record_run
+
+    if result.request.check:
+        return incident_id  # a dry run is no evidence
+    with ws.store() as store:
+        incidents = Incidents(store)
+        if incident_id is None and book.priority == "P0":
+            title = result.request.reason or f"{book.name} run {result.run_id}"
+            incident_id = incidents.open(
+                title, "P0", classification=f"opened by {book.name}", at=result.started_at
+            )
+            warn(f"runbook: opened P0 incident {incident_id} for this run")
+        if incident_id is not None:
+            record_run(incidents, incident_id, result)
+            for failed in send_notices(ws, store, book.notify, incident_id):
+                warn(f"runbook: warning: {failed}")
+    return incident_id
+
+
+def send_notices(
+    ws: Workspace, store: Any, templates: tuple[str, ...], incident_id: int
+) -> Iterator[str]:
+    """The templates over the project's channels; yields what failed, one line each."""
+    from runbook.incidents.channels import load
+    from runbook.incidents.notify import notify
+
+    if not templates or not load(ws.project)[1]:
+        return
+    for template in templates:
+        out = notify(store, ws.project, incident_id, template, component=ws.profile().slug)
+        for delivery in out["deliveries"]:
+            if not delivery["ok"]:
+                yield f"{template} via {delivery['channel']} failed: {delivery['error']}"
