@@ -49,8 +49,13 @@ class Sandbox:
         faults.apply(fault, target)
 
     @contextmanager
-    def broken(self, fault: str, undo: str, target: str) -> Iterator[None]:
-        """`fault` holds on `target` inside the block; `undo` runs whatever happens there."""
+    def broken(self, fault: str, target: str) -> Iterator[None]:
+        """`fault` holds on `target` inside the block; its undo (from the faults table) runs
+        whatever happens there."""
+        from runbook.sandbox.faults import FAULTS
+
+        undo = FAULTS[fault].undo
+        assert undo, f"{fault} has no undo"
         self.fault(fault, target)
         try:
             yield

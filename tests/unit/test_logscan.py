@@ -41,8 +41,12 @@ not an access line
 """
 
 
+#: The target plugin the samples come from.
+MASE = ls.PluginMarkers("mase", "MASE")
+
+
 def scan(data: bytes, kind: str = "php", **kw) -> dict:  # type: ignore[type-arg]
-    summary = ls.Summary()
+    summary = ls.Summary(plugin=MASE)
     ls.scan_records(io.BytesIO(data), kind, summary, "node-1", **kw)
     return summary.result()
 
@@ -67,7 +71,7 @@ def test_php_records_levels_mase_and_stack_traces() -> None:
         "warning|/var/www/a/htdocs/wp-content/plugins/mase/includes/modern-api-client.php|24|"
     )
     fatal = next(e for e in result["top"] if e["level"] == "fatal")
-    assert fatal["first_seen"] == "2026-11-27T14:00:05+00:00" and fatal["mase"]
+    assert fatal["first_seen"] == "2026-11-27T14:00:05+00:00" and fatal["plugin"]
 
 
 def test_zones_apply() -> None:
@@ -175,7 +179,7 @@ def test_a_half_written_last_line_is_read_again_next_time() -> None:
 
 def test_fast_scan_agrees_with_the_line_by_line_scan(tmp_path: Path) -> None:
     data = (DEBUG_LOG * 300) + b"x" * (ls.MAX_LINE + 10) + b"\n" + DEBUG_LOG
-    slow, fast = ls.Summary(top=50), ls.Summary(top=50)
+    slow, fast = ls.Summary(top=50, plugin=MASE), ls.Summary(top=50, plugin=MASE)
     ls.scan_records(io.BytesIO(data), "wordpress", slow, "n")
     end = ls.fast_scan(io.BytesIO(data), "wordpress", fast, "n")
     assert end == len(data)

@@ -31,7 +31,7 @@ def as_log(parts: list[tuple[bytes, bytes]]) -> bytes:
 @settings(max_examples=500, deadline=None, derandomize=True)
 @given(LINES, st.sampled_from(["php", "wordpress", "nginx_error"]))
 def test_record_scan_never_crashes(parts: list[tuple[bytes, bytes]], kind: str) -> None:
-    summary = ls.Summary()
+    summary = ls.Summary(plugin=ls.PluginMarkers("mase", "MASE"))
     data = as_log(parts)
     handle = io.BytesIO(data)
     end = ls.scan_records(handle, kind, summary, "x")

@@ -3,30 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from runbook.errors import ExitCode, RunbookError
-
-FAULTS = (
-    "sshd-stop",
-    "sshd-start",
-    "link-cut",
-    "link-restore",
-    "php-stop",
-    "php-start",
-    "nginx-stop",
-    "nginx-start",
-    "traffic-red",
-    "traffic-green",
-    "db-stop",
-    "db-start",
-    "plugin-rest",
-    "plugin-load",
-    "plugin-off",
-)
 
 
 def _say(message: str) -> None:
@@ -122,24 +105,20 @@ def status_cmd(as_json: bool) -> None:
         raise click.exceptions.Exit(int(ExitCode.ENVIRONMENT))
 
 
-@sandbox_cmd.command("fault")
-@click.argument("fault", type=click.Choice(FAULTS))
+def _faults() -> Any:
+    from runbook.sandbox.faults import FAULTS, describe
+
+    return FAULTS, describe
+
+
+@sandbox_cmd.command(
+    "fault",
+    help="Inject or clear a fault on a host (sshd, link, php, nginx, traffic) or a site "
+    "(db, plugin).\n\n\b\n" + _faults()[1](),
+)
+@click.argument("fault", type=click.Choice(list(_faults()[0])))
 @click.argument("target")
 def fault_cmd(fault: str, target: str) -> None:
-    """Inject or clear a fault on a host (sshd, link, php, nginx, traffic) or a site (db, plugin).
-
-    \b
-    sshd-stop / sshd-start    stop the host's sshd and its sessions / start it
-    link-cut / link-restore   take the host's network link down / up
-    php-stop / php-start      stop / start the host's php-fpm (the site answers 502)
-    nginx-stop / nginx-start  stop / start the host's nginx (the site does not answer)
-    traffic-red               a minute of bad traffic in the logs: fatals, 5xx, slow API
-    traffic-green             a minute of fast, clean traffic in the host's logs
-    db-stop / db-start        stop / start the site's MariaDB
-    plugin-rest               mase 2.1.0 logs warnings and fatals on its REST routes
-    plugin-load               mase 2.1.0 dies while loading (wp-admin crashes)
-    plugin-off                no plugin fault
-    """
     from runbook.sandbox import faults
 
     faults.apply(fault, target)

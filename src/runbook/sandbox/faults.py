@@ -1,12 +1,28 @@
-"""Faults the tests inject into a running sandbox: sshd, link, database, plugin."""
+"""Faults for tests and drills, in one table: each with its target kind, what it does, how it
+is applied and which fault undoes it. The CLI, the tests and the README all read FAULTS."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 from runbook.errors import ExitCode, RunbookError
 from runbook.paths import sandbox_dir
 from runbook.sandbox import database, fleet, host
 from runbook.sandbox.system import run
 from runbook.sandbox.topology import Node, Site, Topology
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    #: What TARGET names: a host (a node) or a site.
+    target: str
+    help: str
+    #: The fault that clears this one (None: it needs none, or it is itself an undo).
+    undo: str | None
+    apply: Callable[[Path, Node | Site], None]
 
 
 def _topology() -> Topology:
@@ -54,46 +70,157 @@ def set_plugin_fault(site: Site, mode: str) -> None:
     )
 
 
-def apply(fault: str, target: str) -> None:
-    topology = _topology()
-    root = sandbox_dir()
-    if fault.startswith("traffic-"):
-        from runbook.sandbox import traffic
+def _pidfile(root: Path, node: Node, service: str) -> Path:
+    run_dir = root / "hosts" / node.name / "run"
+    return {
+        "sshd": run_dir / "sshd.pid",
+        "php": run_dir / "php" / "php-fpm.pid",
+        "nginx": run_dir / "nginx.pid",
+    }[service]
 
-        traffic.write(root, _node(topology, target), fault.removeprefix("traffic-"))
-        return
-    if fault.startswith(("sshd-", "link-", "php-", "nginx-")):
-        node = _node(topology, target)
-        if fault == "sshd-stop":
+
+def _stop(service: str) -> Callable[[Path, Node | Site], None]:
+    def apply(root: Path, node: Node | Site) -> None:
+        assert isinstance(node, Node)
+        if service == "sshd":
             # Killing the listener alone leaves Ansible's persistent sessions up (DESIGN.md).
             host.kill_pids(host.sshd_pids(node))
-        elif fault == "sshd-start":
-            if not host.pid_alive(root / "hosts" / node.name / "run" / "sshd.pid"):
-                host.start_sshd(root, node)
-        elif fault == "php-stop":
-            pidfile = root / "hosts" / node.name / "run" / "php" / "php-fpm.pid"
-            if host.pid_alive(pidfile):
-                host.kill_pids([int(pidfile.read_text().strip())])
-        elif fault == "php-start":
-            if not host.pid_alive(root / "hosts" / node.name / "run" / "php" / "php-fpm.pid"):
-                host.start_php_fpm(root, node)
-        elif fault == "nginx-stop":
-            pidfile = root / "hosts" / node.name / "run" / "nginx.pid"
-            if host.pid_alive(pidfile):
-                host.kill_pids([int(pidfile.read_text().strip())])
-        elif fault == "nginx-start":
-            if not host.pid_alive(root / "hosts" / node.name / "run" / "nginx.pid"):
-                host.start_nginx(root, node)
-        elif fault == "link-cut":
-            run(["ip", "link", "set", node.veth_host, "down"])
-        else:
-            run(["ip", "link", "set", node.veth_host, "up"])
-        return
-    site = _site(topology, target)
-    if fault == "db-stop":
-        database.stop(root / "sites" / site.name)
-    elif fault == "db-start":
-        if not database.is_running(root / "sites" / site.name):
-            database.start(root / "sites" / site.name)
-    else:
-        set_plugin_fault(site, fault.removeprefix("plugin-"))
+            return
+        pidfile = _pidfile(root, node, service)
+        if host.pid_alive(pidfile):
+            host.kill_pids([int(pidfile.read_text().strip())])
+
+    return apply
+
+
+def _start(service: str) -> Callable[[Path, Node | Site], None]:
+    starters = {"sshd": host.start_sshd, "php": host.start_php_fpm, "nginx": host.start_nginx}
+
+    def apply(root: Path, node: Node | Site) -> None:
+        assert isinstance(node, Node)
+        if not host.pid_alive(_pidfile(root, node, service)):
+            starters[service](root, node)
+
+    return apply
+
+
+def _link(state: str) -> Callable[[Path, Node | Site], None]:
+    def apply(root: Path, node: Node | Site) -> None:
+        assert isinstance(node, Node)
+        run(["ip", "link", "set", node.veth_host, state])
+
+    return apply
+
+
+def _traffic(kind: str) -> Callable[[Path, Node | Site], None]:
+    def apply(root: Path, node: Node | Site) -> None:
+        from runbook.sandbox import traffic
+
+        assert isinstance(node, Node)
+        traffic.write(root, node, kind)
+
+    return apply
+
+
+def _db_stop(root: Path, site: Node | Site) -> None:
+    database.stop(root / "sites" / site.name)
+
+
+def _db_start(root: Path, site: Node | Site) -> None:
+    if not database.is_running(root / "sites" / site.name):
+        database.start(root / "sites" / site.name)
+
+
+def _plugin(mode: str) -> Callable[[Path, Node | Site], None]:
+    def apply(root: Path, site: Node | Site) -> None:
+        assert isinstance(site, Site)
+        set_plugin_fault(site, mode)
+
+    return apply
+
+
+FAULTS: dict[str, Fault] = {
+    f.name: f
+    for f in (
+        Fault(
+            "sshd-stop",
+            "host",
+            "stop the host's sshd and its sessions",
+            "sshd-start",
+            _stop("sshd"),
+        ),
+        Fault("sshd-start", "host", "start the host's sshd", None, _start("sshd")),
+        Fault(
+            "link-cut", "host", "take the host's network link down", "link-restore", _link("down")
+        ),
+        Fault("link-restore", "host", "bring the host's network link up", None, _link("up")),
+        Fault(
+            "php-stop",
+            "host",
+            "stop the host's php-fpm (the site answers 502)",
+            "php-start",
+            _stop("php"),
+        ),
+        Fault("php-start", "host", "start the host's php-fpm", None, _start("php")),
+        Fault(
+            "nginx-stop",
+            "host",
+            "stop the host's nginx (the site does not answer)",
+            "nginx-start",
+            _stop("nginx"),
+        ),
+        Fault("nginx-start", "host", "start the host's nginx", None, _start("nginx")),
+        Fault(
+            "traffic-red",
+            "host",
+            "a minute of bad traffic in the logs: fatals, 5xx, slow API",
+            None,
+            _traffic("red"),
+        ),
+        Fault(
+            "traffic-green",
+            "host",
+            "a minute of fast, clean traffic in the host's logs",
+            None,
+            _traffic("green"),
+        ),
+        Fault("db-stop", "site", "stop the site's MariaDB", "db-start", _db_stop),
+        Fault("db-start", "site", "start the site's MariaDB", None, _db_start),
+        Fault(
+            "plugin-rest",
+            "site",
+            "mase 2.1.0 logs warnings and fatals on its REST routes",
+            "plugin-off",
+            _plugin("rest"),
+        ),
+        Fault(
+            "plugin-load",
+            "site",
+            "mase 2.1.0 dies while loading (wp-admin crashes)",
+            "plugin-off",
+            _plugin("load"),
+        ),
+        Fault("plugin-off", "site", "no plugin fault", None, _plugin("off")),
+    )
+}
+
+
+def describe() -> str:
+    """The table as the CLI's help shows it: one line per fault."""
+    width = max(len(n) for n in FAULTS) + 2
+    return "\n".join(
+        f"{f.name:<{width}}{f.target:<6}{f.help}" + (f" (undo: {f.undo})" if f.undo else "")
+        for f in FAULTS.values()
+    )
+
+
+def apply(name: str, target: str) -> None:
+    """Apply one fault to a host or a site of the running sandbox."""
+    fault = FAULTS.get(name)
+    if fault is None:
+        raise RunbookError(f"no fault {name!r}; faults: {', '.join(FAULTS)}")
+    topology = _topology()
+    where: Node | Site = (
+        _node(topology, target) if fault.target == "host" else _site(topology, target)
+    )
+    fault.apply(sandbox_dir(), where)

@@ -177,7 +177,7 @@ def _write_json_atomic(path, data):
 
 
 def create_backup(
-    plugin_dir, backup_dir, slug, keep=5, now=None, check_mode=False, min_free_margin=1 << 20
+    plugin_dir, backup_dir, slug, keep=10, now=None, check_mode=False, min_free_margin=1 << 20
 ):
     """Back the plugin folder up unless the newest good backup already holds the same tree.
 

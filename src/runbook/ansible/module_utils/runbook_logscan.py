@@ -78,7 +78,7 @@ NORMALISE = (
 class Record:
     """One log record: its first line parsed, continuation lines (stack traces) attached."""
 
-    __slots__ = ("file", "level", "line", "lines", "mase", "message", "source", "time")
+    __slots__ = ("file", "level", "line", "lines", "message", "source", "time")
 
     def __init__(self, time, level, message, source):
         self.time = time
@@ -88,7 +88,6 @@ class Record:
         self.lines = 1
         self.file = None
         self.line = None
-        self.mase = False
 
     def fingerprint(self):
         """level + file + line + the message with numbers, ids and quoted values normalised."""
@@ -118,7 +117,28 @@ def _zone(name, default):
         return default
 
 
-def parse_php_head(raw, local_tz=UTC, mase_paths=(b"/plugins/mase/",)):
+class PluginMarkers:
+    """How the target plugin's own records are recognised: its log prefix (`MASE: ...`) or its
+    paths (its folder, its REST routes) in the message. The records it marks are counted
+    again under the plugin's slug as their source (`mase:fatal`)."""
+
+    def __init__(self, slug, prefix):
+        self.slug = slug
+        self.prefix = prefix
+        self.paths = (f"/plugins/{slug}/", f"/wp-json/{slug}/")
+
+    def marks(self, record):
+        message = record.message
+        if record.source == "nginx":
+            return any(p in message for p in self.paths)
+        return (
+            message.startswith(self.prefix)
+            or f"{self.prefix}:" in message[:200]
+            or self.paths[0] in message
+        )
+
+
+def parse_php_head(raw, local_tz=UTC):
     """The first line of a debug.log / PHP error log record, or None for a continuation line."""
     match = PHP_RECORD.match(raw)
     if not match:
@@ -148,9 +168,6 @@ def parse_php_head(raw, local_tz=UTC, mase_paths=(b"/plugins/mase/",)):
     located = LOCATION.search(text)
     if located:
         record.file, record.line = located.group(1), int(located.group(2))
-    record.mase = (
-        body.startswith(b"MASE") or b"MASE:" in body[:200] or any(p in body for p in mase_paths)
-    )
     return record
 
 
@@ -171,7 +188,6 @@ def parse_nginx_error(raw, local_tz=UTC):
         body.decode("utf-8", "replace").rstrip(),
         "nginx",
     )
-    record.mase = b"/wp-json/mase/" in body or b"/plugins/mase/" in body
     if b"PHP message: PHP Fatal error" in body:
         record.level = "fatal"
     return record
@@ -306,9 +322,11 @@ def resume_offset(path, state):
 class Summary:
     """Counts per level and source, fingerprints, and what could not be parsed."""
 
-    def __init__(self, top=10, max_fingerprints=5000):
+    def __init__(self, top=10, max_fingerprints=5000, plugin=None):
         self.counts = {}
-        self.mase = 0
+        #: PluginMarkers: whose records are also counted under the plugin's slug.
+        self.plugin = plugin
+        self.plugin_records = 0
         self.records = 0
         self.unparsed = 0
         self.overlong = 0
@@ -328,9 +346,11 @@ class Summary:
         self.records += count
         key = f"{record.source}:{record.level}"
         self.counts[key] = self.counts.get(key, 0) + count
-        if record.mase:
-            self.mase += count
-            self.counts[f"mase:{record.level}"] = self.counts.get(f"mase:{record.level}", 0) + count
+        marked = bool(self.plugin and self.plugin.marks(record))
+        if marked:
+            self.plugin_records += count
+            own = f"{self.plugin.slug}:{record.level}"
+            self.counts[own] = self.counts.get(own, 0) + count
         first_iso, last_iso = first.isoformat(), last.isoformat()
         self.first = min(self.first or first_iso, first_iso)
         self.last = max(self.last or last_iso, last_iso)
@@ -350,7 +370,7 @@ class Summary:
                 "last_seen": last_iso,
                 "sample": record.message[:500],
                 "where": where,
-                "mase": record.mase,
+                "plugin": marked,
             }
         entry["count"] += count
         entry["first_seen"] = min(entry["first_seen"], first_iso)
@@ -361,7 +381,7 @@ class Summary:
         return {
             "records": self.records,
             "counts": dict(sorted(self.counts.items())),
-            "mase_records": self.mase,
+            "plugin_records": self.plugin_records,
             "unparsed_lines": self.unparsed,
             "overlong_lines": self.overlong,
             "first": self.first,

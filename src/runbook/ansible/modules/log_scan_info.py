@@ -40,9 +40,19 @@ options:
     type: int
     default: 10
   api_prefix:
-    description: The plugin's REST routes, for the API error rate.
+    description: The target plugin's REST routes, for the API error rate (C(/wp-json/SLUG/)).
     type: str
-    default: /wp-json/mase/
+    required: true
+  plugin:
+    description:
+      - The target plugin's slug. Records that name its folder or REST routes, or start with
+        its log prefix, are counted again under the slug as their source (C(SLUG:fatal)).
+    type: str
+    required: true
+  plugin_prefix:
+    description: "How the plugin's own log lines begin: C(MASE) for C(MASE: ...)."
+    type: str
+    required: true
   local_tz:
     description: The zone of logs that carry none (nginx error.log); default the node's.
     type: str
@@ -57,12 +67,6 @@ options:
     description: The C(state) a previous incremental scan returned, per log path.
     type: dict
     default: {}
-  thresholds:
-    description:
-      - The inventory's threshold overrides (C(health_thresholds), the thresholds.yml shape),
-        returned as given so that runbook judges this host by them.
-    type: dict
-    default: {}
 author:
   - runbook developers
 """
@@ -71,6 +75,9 @@ EXAMPLES = r"""
 - name: Scan the last hour
   log_scan_info:
     since: 1h
+    api_prefix: /wp-json/mase/
+    plugin: mase
+    plugin_prefix: MASE
     sources:
       - {path: /var/www/shop/htdocs/wp-content/debug.log, kind: wordpress}
       - {path: /var/log/nginx/access.log, kind: nginx_access}
@@ -82,7 +89,7 @@ sources:
   type: list
   returned: always
 counts:
-  description: Records per source and level in the window (C(php:fatal), C(mase:warning), ...).
+  description: Records per source and level in the window (C(php:fatal), C(SLUG:warning), ...).
   type: dict
   returned: always
 critical_recent:
@@ -117,6 +124,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.runbook_logscan import (
+    PluginMarkers,
     Summary,
     access_stats,
     fast_scan,
@@ -149,11 +157,12 @@ def main():
             until=dict(type="str"),
             critical_window=dict(type="str", default="5m"),
             top=dict(type="int", default=10),
-            api_prefix=dict(type="str", default="/wp-json/mase/"),
+            api_prefix=dict(type="str", required=True),
+            plugin=dict(type="str", required=True),
+            plugin_prefix=dict(type="str", required=True),
             local_tz=dict(type="str"),
             incremental=dict(type="bool", default=False),
             state=dict(type="dict", default={}),
-            thresholds=dict(type="dict", default={}),
         ),
         supports_check_mode=True,
     )
@@ -168,9 +177,10 @@ def main():
     tz = local_zone(p["local_tz"])
     if tz is None:
         module.fail_json(msg=f"log_scan_info: local_tz {p['local_tz']!r} is not a known zone")
-    summary = Summary(top=p["top"])
+    markers = PluginMarkers(p["plugin"], p["plugin_prefix"])
+    summary = Summary(top=p["top"], plugin=markers)
     new_state = {}
-    critical = Summary(top=0)
+    critical = Summary(top=0, plugin=markers)
     reports = []
     access = None
     for source in p["sources"]:
@@ -221,7 +231,7 @@ def main():
     critical_count = sum(
         n
         for key, n in crit.items()
-        if key.split(":")[1] in ("fatal", "parse") and not key.startswith("mase:")
+        if key.split(":")[1] in ("fatal", "parse") and not key.startswith(f"{p['plugin']}:")
     )
     fatal = {
         fp: e["count"] for fp, e in summary.fingerprints.items() if e["level"] in ("fatal", "parse")
@@ -231,7 +241,7 @@ def main():
         sources=reports,
         counts=result["counts"],
         records=result["records"],
-        mase_records=result["mase_records"],
+        plugin_records=result["plugin_records"],
         unparsed_lines=result["unparsed_lines"],
         overlong_lines=result["overlong_lines"],
         top=result["top"],
@@ -244,7 +254,6 @@ def main():
     if access is not None:
         out["access"] = access
     out["node_time"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
-    out["thresholds"] = p["thresholds"]
     if p["incremental"]:
         out["state"] = new_state
     out["runbook_report"] = {"node": {"logs": {k: v for k, v in out.items() if k != "changed"}}}

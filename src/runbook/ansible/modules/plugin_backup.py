@@ -29,7 +29,7 @@ options:
   keep:
     description: How many backups to keep (newest first); 0 keeps all.
     type: int
-    default: 5
+    default: 10
 author:
   - runbook developers
 """
@@ -40,7 +40,7 @@ EXAMPLES = r"""
     plugin_dir: /var/www/example/htdocs/wp-content/plugins/mase
     backup_dir: /var/www/example/backups
     slug: mase
-    keep: 5
+    keep: 10
 """
 
 RETURN = r"""
@@ -72,7 +72,7 @@ def main():
             plugin_dir=dict(type="path", required=True),
             backup_dir=dict(type="path", required=True),
             slug=dict(type="str", required=True),
-            keep=dict(type="int", default=5),
+            keep=dict(type="int", default=10),
         ),
         supports_check_mode=True,
     )
