@@ -45,5 +45,6 @@ if [ "${1:-}" = "test" ] && ! command -v chromium >/dev/null; then
 fi
 
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e ".${extras}"
+# Pinned (constraints.txt) so that every machine and CI run the same tools.
+.venv/bin/python -m pip install -q -c constraints.txt -e ".${extras}"
 echo "bootstrap: runbook $(.venv/bin/runbook --version | awk '{print $NF}') in .venv" >&2

@@ -10,6 +10,7 @@ export RUNBOOK_STATE_DIR="${RUNBOOK_STATE_DIR:-$(mktemp -d)}"
 
 echo "== ruff"; ruff check src tests bench && ruff format --check src tests bench
 echo "== mypy"; mypy
+echo "== import-linter"; lint-imports --no-cache
 echo "== yamllint"; yamllint -s .
 echo "== ansible-lint"; ansible-lint -q
 echo "== pytest"; pytest -p no:cacheprovider "$@"

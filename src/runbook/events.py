@@ -151,16 +151,20 @@ class RunModel:
         elif data.get("ignore_errors"):
             state.ok += 1
         else:
-            state.failed += 1
-            state.message = str(res.get("msg", "failed")).strip()
-            stderr = str(res.get("stderr") or "").strip()
-            if stderr:  # a failed command: its own words say more than "non-zero return code"
-                state.message += f": {stderr[:500]}"
-            state.failed_task = task
-            if res.get("verification_failed") or str(task or "").startswith("Verify "):
-                state.verification_failed = True
-            if res.get("lock_held"):
-                state.lock_held = True
+            self._failed(state, res, task)
+
+    @staticmethod
+    def _failed(state: HostState, res: dict[str, Any], task: str | None) -> None:
+        state.failed += 1
+        state.message = str(res.get("msg", "failed")).strip()
+        stderr = str(res.get("stderr") or "").strip()
+        if stderr:  # a failed command: its own words say more than "non-zero return code"
+            state.message += f": {stderr[:500]}"
+        state.failed_task = task
+        if res.get("verification_failed") or str(task or "").startswith("Verify "):
+            state.verification_failed = True
+        if res.get("lock_held"):
+            state.lock_held = True
 
     def _report(self, state: HostState, report: dict[str, Any]) -> None:
         """A module's `runbook_report`: per-node facts, and per-site facts from a site leader."""

@@ -30,6 +30,10 @@ def test_wheel_ships_the_content_and_finds_it(tmp_path: Path) -> None:
         "runbook/ansible/module_utils/runbook_wp.py",
         "runbook/sandbox/files/wp",
         "runbook/sandbox/files/mase/mase.php",
+        "runbook/content/targets/default.yml",
+        "runbook/content/playbooks/common/lock.yml",
+        "runbook/content/playbooks/vars/parameters.yml",
+        "runbook/py.typed",
     ):
         assert needed in names, needed
     unpacked = tmp_path / "site"
@@ -48,3 +52,42 @@ def test_wheel_ships_the_content_and_finds_it(tmp_path: Path) -> None:
     ).stdout.split()
     assert out[0] == str(unpacked / "runbook" / "content")
     assert out[1].startswith(str(unpacked))
+
+
+def test_mypy_strict_passes_on_the_installed_package(tmp_path: Path) -> None:
+    """A client of the library, and the node code, type-check against a normal install."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    unpacked = tmp_path / "site"
+    zipfile.ZipFile(next(tmp_path.glob("runbook-*.whl"))).extractall(unpacked)
+    client = tmp_path / "client.py"
+    client.write_text(
+        "from runbook.service import RunOptions, Workspace\n"
+        "from runbook.service.logs import Window\n"
+        "ws: Workspace = Workspace()\n"
+        "options: RunOptions = RunOptions(reason='drill', limit='alpha')\n"
+        "window: Window = Window(since='5m')\n"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            "--ignore-missing-imports",
+            str(client),
+            str(unpacked / "runbook" / "ansible" / "module_utils"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "MYPYPATH": str(unpacked)},
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

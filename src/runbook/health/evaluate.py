@@ -6,6 +6,7 @@ Pure: `runbook health` feeds it what the log_scan_info module returned for each 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from runbook.health import decisions
@@ -50,6 +51,101 @@ def node_metrics(logs: Mapping[str, Any]) -> dict[str, tuple[float | None, int]]
     }
 
 
+@dataclass
+class _Inputs:
+    """What the rules read, gathered in one pass over the nodes and the sites."""
+
+    feature_rates: dict[str, tuple[float | None, int]] = field(default_factory=dict)
+    critical: dict[str, int] = field(default_factory=dict)
+    fatal: dict[str, int] = field(default_factory=dict)
+    first_fatal: list[str] = field(default_factory=list)
+    known: set[str] | None = None
+    current_perf: dict[str, float | None] = field(default_factory=dict)
+    baseline_perf: dict[str, float | None] = field(default_factory=dict)
+    complaints: int | None = None
+
+
+def _row(
+    scope: str, target: str, metric: str, value: float | None, samples: int | None, row: Row
+) -> dict[str, Any]:
+    return {
+        "scope": scope,
+        "target": target,
+        "metric": metric,
+        "value": value,
+        "samples": samples,
+        "verdict": row.classify(value, samples),
+        "unit": row.unit,
+    }
+
+
+def _judge_host(
+    host: str,
+    logs: Mapping[str, Any],
+    rows: Mapping[str, Row],
+    base: Mapping[str, Any] | None,
+    table: list[dict[str, Any]],
+    inputs: _Inputs,
+) -> None:
+    metrics = node_metrics(logs)
+    for metric, (value, samples) in metrics.items():
+        shown = None if value is None else round(value, 3)
+        table.append(_row("host", host, metric, shown, samples, rows[metric]))
+    inputs.feature_rates[f"api@{host}"] = metrics["api_errors"]
+    inputs.critical[host] = int(logs.get("critical_recent") or 0)
+    inputs.first_fatal += [
+        e["first_seen"]
+        for e in logs.get("top") or []
+        if e.get("level") in ("fatal", "parse") and e.get("first_seen")
+    ]
+    for fp, count in (logs.get("fatal_fingerprints") or {}).items():
+        inputs.fatal[fp] = inputs.fatal.get(fp, 0) + count
+    if base is not None and inputs.known is not None:
+        inputs.known.update(base.get("fingerprints") or [])
+        inputs.current_perf[f"api_response@{host}"] = metrics["api_response"][0]
+        inputs.baseline_perf[f"api_response@{host}"] = (base.get("metrics") or {}).get(
+            "api_response"
+        )
+
+
+def _judge_site(
+    site: str,
+    given: Mapping[str, Any],
+    rows: Mapping[str, Row],
+    site_base: Mapping[str, Any],
+    table: list[dict[str, Any]],
+    inputs: _Inputs,
+) -> None:
+    for metric in SITE_METRICS:
+        entry = given.get(metric)
+        if entry is not None:
+            value, samples = _value(entry)
+            table.append(_row("site", site, metric, value, samples, rows[metric]))
+    for name, feature in (given.get("features") or {}).items():
+        inputs.feature_rates[f"{name}@{site}"] = (
+            feature.get("error_rate"),
+            int(feature.get("samples") or 0),
+        )
+    if given.get("complaints_last_hour") is not None:
+        inputs.complaints = max(inputs.complaints or 0, int(given["complaints_last_hour"]))
+    for metric in ("initial_load", "preview_update"):
+        if metric in given:
+            inputs.current_perf[f"{metric}@{site}"] = _value(given[metric])[0]
+            inputs.baseline_perf[f"{metric}@{site}"] = site_base.get(metric)
+
+
+def _overall(table: list[dict[str, Any]], rollback: bool) -> str:
+    """The worst verdict; too little data beside green data is green; an unscanned host is
+    never green; a fired trigger is red."""
+    verdicts = [r["verdict"] for r in table] or ["inconclusive"]
+    overall = max(verdicts, key=lambda v: ORDER[v])
+    if overall == "inconclusive" and any(v == "green" for v in verdicts):
+        overall = "green"
+    if overall == "green" and any(r["metric"] == "logs" for r in table):
+        overall = "inconclusive"  # a host that could not be scanned is not a green host
+    return "red" if rollback else overall
+
+
 def evaluate(
     nodes: Mapping[str, Mapping[str, Any]],
     site_inputs: Mapping[str, Mapping[str, Any]],
@@ -68,13 +164,7 @@ def evaluate(
     for host, node in nodes.items():
         site_rows.setdefault(str(node.get("site")), host_rows.get(host, rows))
     table: list[dict[str, Any]] = []
-    feature_rates: dict[str, tuple[float | None, int]] = {}
-    critical: dict[str, int] = {}
-    fatal: dict[str, int] = {}
-    first_fatal: list[str] = []
-    known: set[str] | None = set() if baselines else None
-    current_perf: dict[str, float | None] = {}
-    baseline_perf: dict[str, float | None] = {}
+    inputs = _Inputs(known=set() if baselines else None)
     for host, node in nodes.items():
         logs = node.get("logs")
         if not logs:
@@ -91,92 +181,29 @@ def evaluate(
                 }
             )
             continue
-        for metric, (value, samples) in node_metrics(logs).items():
-            row = host_rows.get(host, rows)[metric]
-            table.append(
-                {
-                    "scope": "host",
-                    "target": host,
-                    "metric": metric,
-                    "value": None if value is None else round(value, 3),
-                    "samples": samples,
-                    "verdict": row.classify(value, samples),
-                    "unit": row.unit,
-                }
-            )
-        metrics = node_metrics(logs)
-        feature_rates[f"api@{host}"] = metrics["api_errors"]
-        critical[host] = int(logs.get("critical_recent") or 0)
-        first_fatal += [
-            e["first_seen"]
-            for e in logs.get("top") or []
-            if e.get("level") in ("fatal", "parse") and e.get("first_seen")
-        ]
-        for fp, count in (logs.get("fatal_fingerprints") or {}).items():
-            fatal[fp] = fatal.get(fp, 0) + count
-        base = baselines.get(host)
-        if base is not None and known is not None:
-            known.update(base.get("fingerprints") or [])
-            current_perf[f"api_response@{host}"] = metrics["api_response"][0]
-            baseline_perf[f"api_response@{host}"] = (base.get("metrics") or {}).get("api_response")
-    complaints: int | None = None
+        _judge_host(host, logs, host_rows.get(host, rows), baselines.get(host), table, inputs)
     for site, given in site_inputs.items():
-        for metric in SITE_METRICS:
-            entry = given.get(metric)
-            if entry is None:
-                continue
-            site_value, site_samples = _value(entry)
-            row = site_rows.get(site, rows)[metric]
-            table.append(
-                {
-                    "scope": "site",
-                    "target": site,
-                    "metric": metric,
-                    "value": site_value,
-                    "samples": site_samples,
-                    "verdict": row.classify(site_value, site_samples),
-                    "unit": row.unit,
-                }
-            )
-        for name, feature in (given.get("features") or {}).items():
-            feature_rates[f"{name}@{site}"] = (
-                feature.get("error_rate"),
-                int(feature.get("samples") or 0),
-            )
-        if given.get("complaints_last_hour") is not None:
-            complaints = max(complaints or 0, int(given["complaints_last_hour"]))
         site_base = (baselines.get(f"site:{site}") or {}).get("metrics") or {}
-        for metric in ("initial_load", "preview_update"):
-            if metric in given:
-                current_perf[f"{metric}@{site}"] = _value(given[metric])[0]
-                baseline_perf[f"{metric}@{site}"] = site_base.get(metric)
+        _judge_site(site, given, site_rows.get(site, rows), site_base, table, inputs)
     decision = decisions.decide(
         [
-            decisions.error_rates(feature_rates, rows["api_errors"].min_samples),
-            decisions.critical_errors(critical),
-            decisions.degradation(current_perf, baseline_perf),
-            decisions.complaints(complaints),
-            decisions.novelty(fatal, known),
+            decisions.error_rates(inputs.feature_rates, rows["api_errors"].min_samples),
+            decisions.critical_errors(inputs.critical),
+            decisions.degradation(inputs.current_perf, inputs.baseline_perf),
+            decisions.complaints(inputs.complaints),
+            decisions.novelty(inputs.fatal, inputs.known),
         ]
     )
-    verdicts = [r["verdict"] for r in table] or ["inconclusive"]
-    overall = max(verdicts, key=lambda v: ORDER[v])
-    if overall == "inconclusive" and any(v == "green" for v in verdicts):
-        overall = "green"
-    if overall == "green" and any(r["metric"] == "logs" for r in table):
-        overall = "inconclusive"  # a host that could not be scanned is not a green host
-    if decision.rollback:
-        overall = "red"
     return {
-        "verdict": overall,
+        "verdict": _overall(table, decision.rollback),
         "table": table,
         "decision": decision.to_dict(),
         "inputs": {
-            "critical_recent": critical,
-            "first_critical_seen": min(first_fatal) if first_fatal else None,
-            "fatal_fingerprints": len(fatal),
+            "critical_recent": inputs.critical,
+            "first_critical_seen": min(inputs.first_fatal) if inputs.first_fatal else None,
+            "fatal_fingerprints": len(inputs.fatal),
             "features": {
-                k: {"rate_percent": v[0], "samples": v[1]} for k, v in feature_rates.items()
+                k: {"rate_percent": v[0], "samples": v[1]} for k, v in inputs.feature_rates.items()
             },
             "baselines": sorted(baselines),
         },

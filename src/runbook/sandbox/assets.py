@@ -68,7 +68,7 @@ def write_backups(dest: Path, now: datetime | None = None) -> list[Path]:
             when = (now - timedelta(days=age_days)).replace(microsecond=0)
             tree = Path(scratch) / version / "mase"
             write_plugin(tree, version)
-            made = create_backup(str(tree), str(dest), "mase", keep=0, now=when)  # type: ignore[no-untyped-call]
+            made = create_backup(str(tree), str(dest), "mase", keep=0, now=when)
             path = dest / made["name"]
             os.utime(path, (when.timestamp(), when.timestamp()))
             written.append(path)

@@ -29,6 +29,7 @@ import stat
 import tarfile
 import tempfile
 import zlib
+from typing import Any, Dict, List, Optional, Pattern, Tuple
 
 MANIFEST_FORMAT = 1
 CHUNK = 1 << 20
@@ -43,19 +44,19 @@ class HostileArchive(ArchiveError):
     """An archive member would write outside the plugin folder, or is not a plain file."""
 
 
-def backup_regex(slug):
+def backup_regex(slug: str) -> Pattern[str]:
     return re.compile(re.escape(slug) + r"-backup-(\d{8})-(\d{6})\.tar\.gz")
 
 
-def manifest_path(archive):
+def manifest_path(archive: str) -> str:
     return archive[: -len(".tar.gz")] + ".manifest.json"
 
 
-def bad_marker(archive):
+def bad_marker(archive: str) -> str:
     return archive + ".bad"
 
 
-def sha256_file(path):
+def sha256_file(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(CHUNK), b""):
@@ -63,7 +64,7 @@ def sha256_file(path):
     return digest.hexdigest()
 
 
-def header_version(data):
+def header_version(data: bytes) -> Optional[str]:
     if b"Plugin Name:" not in data[:8192]:
         return None
     match = VERSION_HEADER.search(data[:8192])
@@ -72,9 +73,9 @@ def header_version(data):
     return match.group(1).strip().rstrip(b"*/").strip().decode("utf-8", "replace")
 
 
-def tree_files(plugin_dir, slug):
+def tree_files(plugin_dir: str, slug: str) -> Tuple[List[Dict[str, Any]], Optional[str]]:
     """Every regular file of a plugin folder: path (under slug/), size, sha256; and its version."""
-    files = []
+    files: List[Dict[str, Any]] = []
     version = None
     for root, dirs, names in os.walk(plugin_dir):
         dirs.sort()
@@ -91,14 +92,14 @@ def tree_files(plugin_dir, slug):
     return files, version
 
 
-def tree_digest(files):
+def tree_digest(files: List[Dict[str, Any]]) -> str:
     digest = hashlib.sha256()
     for entry in sorted(files, key=lambda f: f["path"]):
         digest.update(f"{entry['path']}\0{entry['size']}\0{entry['sha256']}\n".encode())
     return digest.hexdigest()
 
 
-def read_manifest(archive):
+def read_manifest(archive: str) -> Optional[Dict[str, Any]]:
     path = manifest_path(archive)
     try:
         with open(path, encoding="utf-8") as handle:
@@ -112,10 +113,10 @@ def read_manifest(archive):
     return data
 
 
-def list_backups(backup_dir, slug):
+def list_backups(backup_dir: str, slug: str) -> List[Dict[str, Any]]:
     """The slug's backups, newest first: name, path, size, has a manifest, marked bad."""
     regex = backup_regex(slug)
-    found = []
+    found: List[Dict[str, Any]] = []
     try:
         names = os.listdir(backup_dir)
     except FileNotFoundError:
@@ -141,16 +142,16 @@ def list_backups(backup_dir, slug):
     return found
 
 
-def mark_bad(archive, reason):
+def mark_bad(archive: str, reason: str) -> None:
     with open(bad_marker(archive), "w", encoding="utf-8") as handle:
         json.dump({"reason": reason, "marked_at": _now()}, handle)
 
 
-def _now():
+def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def _fsync_dir(path):
+def _fsync_dir(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -158,7 +159,7 @@ def _fsync_dir(path):
         os.close(fd)
 
 
-def _write_json_atomic(path, data):
+def _write_json_atomic(path: str, data: Any) -> None:
     folder = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
     try:
@@ -177,8 +178,14 @@ def _write_json_atomic(path, data):
 
 
 def create_backup(
-    plugin_dir, backup_dir, slug, keep=10, now=None, check_mode=False, min_free_margin=1 << 20
-):
+    plugin_dir: str,
+    backup_dir: str,
+    slug: str,
+    keep: int = 10,
+    now: Optional[datetime.datetime] = None,
+    check_mode: bool = False,
+    min_free_margin: int = 1 << 20,
+) -> Dict[str, Any]:
     """Back the plugin folder up unless the newest good backup already holds the same tree.
 
     Returns a dict: created (bool), name, version, skipped (reason or None), pruned (names).
@@ -256,13 +263,13 @@ def create_backup(
     return {"created": True, "name": name, "version": version, "skipped": None, "pruned": pruned}
 
 
-def _clean_tarinfo(info):
+def _clean_tarinfo(info: tarfile.TarInfo) -> tarfile.TarInfo:
     info.uid = info.gid = 0
     info.uname = info.gname = ""
     return info
 
 
-def _prune_names(backup_dir, slug, keep, extra=None):
+def _prune_names(backup_dir: str, slug: str, keep: int, extra: Optional[str] = None) -> List[str]:
     names = [b["name"] for b in list_backups(backup_dir, slug)]
     if extra:
         names = sorted([*names, extra], reverse=True)
@@ -272,7 +279,7 @@ def _prune_names(backup_dir, slug, keep, extra=None):
 # -- restore ---------------------------------------------------------------------------------
 
 
-def verify_archive(archive):
+def verify_archive(archive: str) -> Optional[Dict[str, Any]]:
     """The archive matches its manifest (size and sha256). Returns the manifest or None."""
     manifest = read_manifest(archive)
     if manifest is None:
@@ -291,9 +298,11 @@ def verify_archive(archive):
     return manifest
 
 
-def inspect_members(archive, slug, max_members=20000, max_bytes=1 << 30):
+def inspect_members(
+    archive: str, slug: str, max_members: int = 20000, max_bytes: int = 1 << 30
+) -> List[tarfile.TarInfo]:
     """Every member, checked before anything is written. Returns the members to extract."""
-    members = []
+    members: List[tarfile.TarInfo] = []
     total = 0
     try:
         with tarfile.open(archive, "r:gz") as tar:
@@ -311,7 +320,7 @@ def inspect_members(archive, slug, max_members=20000, max_bytes=1 << 30):
     return members
 
 
-def _check_member(archive, member, slug):
+def _check_member(archive: str, member: tarfile.TarInfo, slug: str) -> tarfile.TarInfo:
     name = member.name
     where = f"{archive}: member {name!r}"
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
@@ -342,7 +351,7 @@ def _check_member(archive, member, slug):
     return member
 
 
-def extract_members(archive, members, staging):
+def extract_members(archive: str, members: List[tarfile.TarInfo], staging: str) -> None:
     """Write the checked members into the empty staging folder, by hand (never extractall)."""
     with tarfile.open(archive, "r:gz") as tar:
         for member in members:
@@ -358,6 +367,8 @@ def extract_members(archive, members, staging):
                 os.chmod(dest, 0o644)
             else:
                 source = tar.extractfile(member)
+                if source is None:
+                    raise ArchiveError(f"{archive}: member {member.name!r} has no data")
                 flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
                 fd = os.open(dest, flags, 0o644 if not member.mode & 0o111 else 0o755)
                 with os.fdopen(fd, "wb") as out:
@@ -370,7 +381,7 @@ _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
 
-def exchange(a, b):
+def exchange(a: str, b: str) -> bool:
     """Swap two paths atomically (renameat2 RENAME_EXCHANGE). False where unsupported."""
     libc_name = ctypes.util.find_library("c")
     if not libc_name:
@@ -388,7 +399,7 @@ def exchange(a, b):
     raise OSError(err, os.strerror(err), a)
 
 
-def cleanup_staging(plugins_dir, slug):
+def cleanup_staging(plugins_dir: str, slug: str) -> List[str]:
     """Remove staging folders an interrupted restore left (never the live one, never snapshots)."""
     removed = []
     for name in os.listdir(plugins_dir):
@@ -398,7 +409,7 @@ def cleanup_staging(plugins_dir, slug):
     return removed
 
 
-def choose_backup(backup_dir, slug, wanted=None):
+def choose_backup(backup_dir: str, slug: str, wanted: Optional[str] = None) -> Dict[str, Any]:
     """The named backup, or the newest one not marked bad."""
     backups = list_backups(backup_dir, slug)
     if wanted and wanted != "latest":
@@ -418,8 +429,14 @@ def choose_backup(backup_dir, slug, wanted=None):
 
 
 def restore(
-    plugins_dir, backup_dir, slug, wanted=None, run_id="manual", check_mode=False, wp_root=None
-):
+    plugins_dir: str,
+    backup_dir: str,
+    slug: str,
+    wanted: Optional[str] = None,
+    run_id: str = "manual",
+    check_mode: bool = False,
+    wp_root: Optional[str] = None,
+) -> Dict[str, Any]:
     """Restore a backup of plugins_dir/slug. Returns what happened (see RETURN of the module).
 
     Tries the named backup, or the newest good ones in turn: a backup that fails verification

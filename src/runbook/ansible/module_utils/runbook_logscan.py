@@ -18,6 +18,7 @@ import datetime
 import hashlib
 import os
 import re
+from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Tuple
 
 MAX_LINE = 64 * 1024  # longer lines are counted as unparsed and skipped without being kept
 HEAD_BYTES = 256  # the fingerprint of a file's first bytes (rotation detection)
@@ -80,16 +81,16 @@ class Record:
 
     __slots__ = ("file", "level", "line", "lines", "message", "source", "time")
 
-    def __init__(self, time, level, message, source):
+    def __init__(self, time: datetime.datetime, level: str, message: str, source: str) -> None:
         self.time = time
         self.level = level
         self.message = message
         self.source = source
         self.lines = 1
-        self.file = None
-        self.line = None
+        self.file: Optional[str] = None
+        self.line: Optional[int] = None
 
-    def fingerprint(self):
+    def fingerprint(self) -> str:
         """level + file + line + the message with numbers, ids and quoted values normalised."""
         message = LOCATION.sub("", self.message)
         for pattern, replacement in NORMALISE:
@@ -97,7 +98,7 @@ class Record:
         return f"{self.level}|{self.file or '-'}|{self.line or '-'}|{message.strip()[:300]}"
 
 
-def _zone(name, default):
+def _zone(name: Optional[bytes], default: datetime.tzinfo) -> datetime.tzinfo:
     if not name:
         return default
     text = name.decode("ascii", "replace")
@@ -122,12 +123,12 @@ class PluginMarkers:
     paths (its folder, its REST routes) in the message. The records it marks are counted
     again under the plugin's slug as their source (`mase:fatal`)."""
 
-    def __init__(self, slug, prefix):
+    def __init__(self, slug: str, prefix: str) -> None:
         self.slug = slug
         self.prefix = prefix
         self.paths = (f"/plugins/{slug}/", f"/wp-json/{slug}/")
 
-    def marks(self, record):
+    def marks(self, record: Record) -> bool:
         message = record.message
         if record.source == "nginx":
             return any(p in message for p in self.paths)
@@ -138,7 +139,7 @@ class PluginMarkers:
         )
 
 
-def parse_php_head(raw, local_tz=UTC):
+def parse_php_head(raw: bytes, local_tz: datetime.tzinfo = UTC) -> Optional[Record]:
     """The first line of a debug.log / PHP error log record, or None for a continuation line."""
     match = PHP_RECORD.match(raw)
     if not match:
@@ -171,7 +172,7 @@ def parse_php_head(raw, local_tz=UTC):
     return record
 
 
-def parse_nginx_error(raw, local_tz=UTC):
+def parse_nginx_error(raw: bytes, local_tz: datetime.tzinfo = UTC) -> Optional[Record]:
     match = NGINX_ERROR.match(raw)
     if not match:
         return None
@@ -193,7 +194,9 @@ def parse_nginx_error(raw, local_tz=UTC):
     return record
 
 
-def parse_access(raw):
+def parse_access(
+    raw: bytes,
+) -> Optional[Tuple[datetime.datetime, str, str, int, Optional[float]]]:
     """(time, method, path, status, request_time or None) of one combined-format line."""
     match = ACCESS.match(raw)
     if not match:
@@ -216,7 +219,9 @@ def parse_access(raw):
     )
 
 
-def read_lines(handle, stop=None):
+def read_lines(
+    handle: BinaryIO, stop: Optional[int] = None
+) -> Iterator[Tuple[int, int, Optional[bytes]]]:
     """Yield (start, end, line) with lines capped at MAX_LINE; an overlong line yields None.
 
     `end` is where the next line starts, or `start` itself for a last line with no newline
@@ -240,7 +245,7 @@ def read_lines(handle, stop=None):
         yield start, (offset if line.endswith(b"\n") else start), line.rstrip(b"\r\n")
 
 
-def line_time(raw, kind, local_tz):
+def line_time(raw: bytes, kind: str, local_tz: datetime.tzinfo) -> Optional[datetime.datetime]:
     if kind in ("php", "wordpress"):
         record = parse_php_head(raw, local_tz)
         return record.time if record else None
@@ -251,7 +256,14 @@ def line_time(raw, kind, local_tz):
     return parsed[0] if parsed else None
 
 
-def seek_time(handle, size, since, kind, local_tz=UTC, probe=16):
+def seek_time(
+    handle: BinaryIO,
+    size: int,
+    since: datetime.datetime,
+    kind: str,
+    local_tz: datetime.tzinfo = UTC,
+    probe: int = 16,
+) -> int:
     """The offset of the first record at or after `since`, by binary search over the file.
 
     Logs are appended in time order; a few records out of order (clock skew between writers)
@@ -293,7 +305,7 @@ def seek_time(handle, size, since, kind, local_tz=UTC, probe=16):
             return pos
 
 
-def file_identity(path):
+def file_identity(path: str) -> Tuple[int, str, int]:
     """(inode, sha256 of the first bytes, size): how a later scan knows it is the same file."""
     st = os.stat(path)
     with open(path, "rb") as handle:
@@ -301,7 +313,7 @@ def file_identity(path):
     return st.st_ino, hashlib.sha256(head).hexdigest(), st.st_size
 
 
-def resume_offset(path, state):
+def resume_offset(path: str, state: Optional[Dict[str, Any]]) -> Tuple[int, str]:
     """Where an incremental scan starts: the remembered offset if the file is the same one and
     has not shrunk (copy-truncate), else 0. Returns (offset, reason)."""
     inode, head, size = file_identity(path)
@@ -322,32 +334,41 @@ def resume_offset(path, state):
 class Summary:
     """Counts per level and source, fingerprints, and what could not be parsed."""
 
-    def __init__(self, top=10, max_fingerprints=5000, plugin=None):
-        self.counts = {}
+    def __init__(
+        self, top: int = 10, max_fingerprints: int = 5000, plugin: Optional[PluginMarkers] = None
+    ) -> None:
+        self.counts: Dict[str, int] = {}
         #: PluginMarkers: whose records are also counted under the plugin's slug.
         self.plugin = plugin
         self.plugin_records = 0
         self.records = 0
         self.unparsed = 0
         self.overlong = 0
-        self.fingerprints = {}
+        self.fingerprints: Dict[str, Dict[str, Any]] = {}
         self.max_fingerprints = max_fingerprints
         self.dropped_fingerprints = 0
         self.top = top
-        self.first = None
-        self.last = None
+        self.first: Optional[str] = None
+        self.last: Optional[str] = None
 
-    def add(self, record, where):
+    def add(self, record: Record, where: str) -> None:
         """One record (the line-by-line scan)."""
         self.add_many(record, 1, record.time, record.time, where)
 
-    def add_many(self, record, count, first, last, where):
+    def add_many(
+        self,
+        record: Record,
+        count: int,
+        first: datetime.datetime,
+        last: datetime.datetime,
+        where: str,
+    ) -> None:
         """`count` records alike to `record` (one body), first and last seen as given."""
         self.records += count
         key = f"{record.source}:{record.level}"
         self.counts[key] = self.counts.get(key, 0) + count
-        marked = bool(self.plugin and self.plugin.marks(record))
-        if marked:
+        marked = self.plugin is not None and self.plugin.marks(record)
+        if self.plugin is not None and marked:
             self.plugin_records += count
             own = f"{self.plugin.slug}:{record.level}"
             self.counts[own] = self.counts.get(own, 0) + count
@@ -376,7 +397,7 @@ class Summary:
         entry["first_seen"] = min(entry["first_seen"], first_iso)
         entry["last_seen"] = max(entry["last_seen"], last_iso)
 
-    def result(self):
+    def result(self) -> Dict[str, Any]:
         top = sorted(self.fingerprints.values(), key=lambda e: (-e["count"], e["fingerprint"]))
         return {
             "records": self.records,
@@ -402,7 +423,7 @@ FAST_HEAD = re.compile(
 CONTINUATIONS = (b"Stack trace:", b"#", b" ", b"\t", b"PHP ")
 
 
-def _count_continuations(part):
+def _count_continuations(part: bytes) -> int:
     """Lines of `part` (which starts at a line start) that continue a record: bytes.count
     of each prefix after a newline runs at memory speed, a multiline regex did not."""
     total = sum(part.count(b"\n" + prefix) for prefix in CONTINUATIONS)
@@ -413,7 +434,14 @@ CHUNK = 1 << 20
 MAX_BODIES = 100_000
 
 
-def fast_scan(handle, kind, summary, where, local_tz=UTC, stop=None):
+def fast_scan(
+    handle: BinaryIO,
+    kind: str,
+    summary: Summary,
+    where: str,
+    local_tz: datetime.tzinfo = UTC,
+    stop: Optional[int] = None,
+) -> int:
     """A whole PHP or WordPress log from the handle's offset, at regex speed.
 
     Record heads are found over 1 MB chunks by one compiled pattern; records are tallied by
@@ -422,7 +450,7 @@ def fast_scan(handle, kind, summary, where, local_tz=UTC, stop=None):
     line. Same counts and fingerprints as `scan_records`; the window must start at the handle
     (seek_time) and run to the end of the file.
     """
-    bodies = {}
+    bodies: Dict[bytes, List[Any]] = {}
     lines = records = continuation = 0
     carry = b""
     offset = handle.tell()
@@ -459,10 +487,16 @@ def fast_scan(handle, kind, summary, where, local_tz=UTC, stop=None):
 QUOTED = re.compile(rb"'[^']*'|\"[^\"]*\"")
 
 
-def _fold(bodies, kind, summary, where, local_tz):
+def _fold(
+    bodies: Dict[bytes, List[Any]],
+    kind: str,
+    summary: Summary,
+    where: str,
+    local_tz: datetime.tzinfo,
+) -> None:
     """Parse and fingerprint each distinct text once, texts that differ only inside quotes
     (which the fingerprint normalises anyway) once between them."""
-    alike = {}
+    alike: Dict[bytes, List[Any]] = {}
     for body, (count, first, last) in bodies.items():
         first_time = _stamp_time(first, local_tz)
         last_time = first_time if last == first else _stamp_time(last, local_tz)
@@ -479,13 +513,20 @@ def _fold(bodies, kind, summary, where, local_tz):
             group[3] = max(group[3], last_time)
     for body, count, first_time, last_time in alike.values():
         head = parse_php_head(b"[01-Jan-2000 00:00:00 UTC] " + body, local_tz)
+        if head is None:  # FAST_HEAD matched it: cannot happen, but never a crash
+            summary.unparsed += count
+            continue
         if kind == "wordpress":
             head.source = "wordpress"
         summary.add_many(head, count, first_time, last_time, where)
     bodies.clear()
 
 
-def _stamp_time(stamp, local_tz, _cache={}):  # noqa: B006 - a deliberate per-process cache
+def _stamp_time(
+    stamp: bytes,
+    local_tz: datetime.tzinfo,
+    _cache: Dict[bytes, Optional[datetime.datetime]] = {},  # noqa: B006 - a per-process cache
+) -> Optional[datetime.datetime]:
     """The UTC time of a PHP log stamp (`27-Nov-2026 14:05:01 UTC`), or None."""
     when = _cache.get(stamp)
     if when is None and stamp not in _cache:
@@ -497,7 +538,16 @@ def _stamp_time(stamp, local_tz, _cache={}):  # noqa: B006 - a deliberate per-pr
     return when
 
 
-def scan_records(handle, kind, summary, where, since=None, until=None, local_tz=UTC, stop=None):
+def scan_records(
+    handle: BinaryIO,
+    kind: str,
+    summary: Summary,
+    where: str,
+    since: Optional[datetime.datetime] = None,
+    until: Optional[datetime.datetime] = None,
+    local_tz: datetime.tzinfo = UTC,
+    stop: Optional[int] = None,
+) -> int:
     """Fold the records between the handle's offset and `stop` into `summary`.
 
     Returns the offset after the last complete line (what an incremental scan remembers).
@@ -533,19 +583,27 @@ def scan_records(handle, kind, summary, where, since=None, until=None, local_tz=
     return last_complete
 
 
-def _continues(raw):
+def _continues(raw: bytes) -> bool:
     """A PHP record's continuation: its stack trace, indented lines, `thrown in ...`."""
     return raw.startswith((b"Stack trace:", b"#", b" ", b"\t", b"PHP ", b"  thrown"))
 
 
-def _in_window(record, since, until):
+def _in_window(
+    record: Record, since: Optional[datetime.datetime], until: Optional[datetime.datetime]
+) -> bool:
     return (since is None or record.time >= since) and (until is None or record.time <= until)
 
 
-def access_stats(handle, since=None, until=None, api_prefix="/wp-json/mase/", stop=None):
+def access_stats(
+    handle: BinaryIO,
+    since: Optional[datetime.datetime] = None,
+    until: Optional[datetime.datetime] = None,
+    api_prefix: str = "/wp-json/",
+    stop: Optional[int] = None,
+) -> Dict[str, Any]:
     """Requests, 5xx, the plugin API's error rate and response-time percentiles."""
     requests = errors = api = api_errors = unparsed = 0
-    times = []
+    times: List[float] = []
     for _, _, raw in read_lines(handle, stop):
         if raw is None:
             unparsed += 1
@@ -569,7 +627,7 @@ def access_stats(handle, since=None, until=None, api_prefix="/wp-json/mase/", st
             times.append(rt)
     times.sort()
 
-    def pct(p):
+    def pct(p: float) -> Optional[float]:
         if not times:
             return None
         return times[min(len(times) - 1, round(p / 100 * (len(times) - 1)))]
@@ -589,7 +647,7 @@ def access_stats(handle, since=None, until=None, api_prefix="/wp-json/mase/", st
     }
 
 
-def parse_since(text, now=None):
+def parse_since(text: str, now: Optional[datetime.datetime] = None) -> datetime.datetime:
     """`5m`, `1h`, `2d`, or an ISO 8601 time: the start of a window, in UTC."""
     now = now or datetime.datetime.now(UTC)
     match = re.fullmatch(r"(\d+)([smhd])", text.strip())
@@ -603,7 +661,14 @@ def parse_since(text, now=None):
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def scan_incremental(path, kind, state, summary, local_tz=UTC, access=None):
+def scan_incremental(
+    path: str,
+    kind: str,
+    state: Optional[Dict[str, Any]],
+    summary: Summary,
+    local_tz: datetime.tzinfo = UTC,
+    access: Optional[List[Dict[str, Any]]] = None,
+) -> Tuple[Dict[str, Any], str]:
     """Read only what is new since `state` (as returned last time), across rotation.
 
     Rotation by rename (`path` is a new file, the old one is `path.1`) and copy-truncate
@@ -634,7 +699,7 @@ def scan_incremental(path, kind, state, summary, local_tz=UTC, access=None):
     return new_state, reason
 
 
-def _same_file(path, state):
+def _same_file(path: str, state: Dict[str, Any]) -> bool:
     """Whether `path` is the file `state` describes (same inode, or the same first bytes)."""
     st = os.stat(path)
     if st.st_ino == state.get("inode"):
@@ -644,7 +709,14 @@ def _same_file(path, state):
     return hashlib.sha256(head).hexdigest() == state.get("head")
 
 
-def _scan_to_end(handle, kind, summary, where, local_tz, access):
+def _scan_to_end(
+    handle: BinaryIO,
+    kind: str,
+    summary: Summary,
+    where: str,
+    local_tz: datetime.tzinfo,
+    access: Optional[List[Dict[str, Any]]],
+) -> int:
     if kind == "nginx_access":
         start = handle.tell()
         stats = access_stats(handle)

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import subprocess
+from typing import Any, Callable, Dict, List, Optional, Union
 
 VERSION_HEADER = re.compile(rb"^[ \t/*#@]*Version:(.*)$", re.IGNORECASE | re.MULTILINE)
 
@@ -15,7 +16,7 @@ VERSION_HEADER = re.compile(rb"^[ \t/*#@]*Version:(.*)$", re.IGNORECASE | re.MUL
 class WpError(Exception):
     """A wp command failed: carries the argv, exit code and what it said."""
 
-    def __init__(self, argv, rc, stdout, stderr):
+    def __init__(self, argv: List[str], rc: int, stdout: str, stderr: str) -> None:
         self.argv = argv
         self.rc = rc
         self.stdout = stdout
@@ -28,7 +29,15 @@ class WpError(Exception):
         super().__init__(f"wp {' '.join(words)} (exit {rc}): {first}")
 
 
-def wp_argv(wp_bin, path, args, allow_root=False, skip_plugins=None, skip_themes=True, url=None):
+def wp_argv(
+    wp_bin: str,
+    path: str,
+    args: List[str],
+    allow_root: bool = False,
+    skip_plugins: Union[bool, str, None] = None,
+    skip_themes: bool = True,
+    url: Optional[str] = None,
+) -> List[str]:
     """The argv for one wp command. skip_plugins: None, True (all) or a slug to skip."""
     argv = [wp_bin, *args, f"--path={path}"]
     if url:
@@ -44,9 +53,9 @@ def wp_argv(wp_bin, path, args, allow_root=False, skip_plugins=None, skip_themes
     return argv
 
 
-def wp_argument_spec(**own):
+def wp_argument_spec(**own: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
     """The WP-CLI options every wp_* module takes (path, wp_bin, allow_root, url), plus its own."""
-    spec = dict(
+    spec: Dict[str, Dict[str, Any]] = dict(
         path=dict(type="path", required=True),
         wp_bin=dict(type="str", default="wp"),
         allow_root=dict(type="bool", default=False),
@@ -56,11 +65,13 @@ def wp_argument_spec(**own):
     return spec
 
 
-def wp_runner(params, skip_plugins=None):
+def wp_runner(
+    params: Dict[str, Any], skip_plugins: Union[bool, str, None] = None
+) -> Callable[[List[str]], str]:
     """`wp(args) -> stdout` for a module's params (path, wp_bin, allow_root, url, as
     wp_argument_spec declares them); raises WpError like run_wp."""
 
-    def wp(args):
+    def wp(args: List[str]) -> str:
         return run_wp(
             wp_argv(
                 params["wp_bin"],
@@ -75,7 +86,7 @@ def wp_runner(params, skip_plugins=None):
     return wp
 
 
-def run_wp(argv, timeout=60, env=None):
+def run_wp(argv: List[str], timeout: float = 60, env: Optional[Dict[str, str]] = None) -> str:
     """Run wp with stdin closed; returns stdout, raises WpError on a non-zero exit."""
     proc = subprocess.run(
         argv,
@@ -92,7 +103,7 @@ def run_wp(argv, timeout=60, env=None):
     return stdout
 
 
-def parse_json_output(stdout):
+def parse_json_output(stdout: str) -> Any:
     """WP-CLI JSON output, tolerating nothing: anything a plugin echoed first is an error that
     carries the raw text (wp-cli-contract.md: "parse JSON defensively")."""
     text = stdout.strip()
@@ -102,7 +113,7 @@ def parse_json_output(stdout):
         raise ValueError(f"wp printed something that is not JSON: {text[:500]!r}") from None
 
 
-def plugin_version(plugin_dir, slug):
+def plugin_version(plugin_dir: str, slug: str) -> Optional[str]:
     """The Version header of a plugin's main file, read the way WordPress does (first 8 KiB)."""
     candidates = [os.path.join(plugin_dir, f"{slug}.php")]
     if os.path.isdir(plugin_dir):
@@ -126,9 +137,9 @@ def plugin_version(plugin_dir, slug):
 OPTION_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
-def validate_values(values, kind):
+def validate_values(values: Dict[str, Any], kind: str) -> List[str]:
     """Why each key or value is invalid (empty: all valid). kind: flags or percentages."""
-    errors = []
+    errors: List[str] = []
     for name, value in values.items():
         if not OPTION_KEY.match(str(name)):
             errors.append(f"{name!r} is not a valid name (lowercase letters, digits, _)")
@@ -141,21 +152,21 @@ def validate_values(values, kind):
     return errors
 
 
-def merge_values(current, values):
+def merge_values(current: Dict[str, Any], values: Dict[str, Any]) -> Dict[str, Any]:
     """`current` with `values` set: existing keys keep their place, new ones follow sorted,
     so the same input always produces the same (strictly equal) value."""
     result = dict(current)
     for name in sorted(k for k in values if k not in current):
         result[name] = values[name]
-    for name in values:
-        result[name] = values[name]
+    for name, value in values.items():
+        result[name] = value
     return result
 
 
 WP_VERSION = re.compile(r"^\$wp_version\s*=\s*'([^']+)'\s*;", re.MULTILINE)
 
 
-def core_version(wp_root):
+def core_version(wp_root: str) -> Optional[str]:
     """WordPress's version from wp-includes/version.php, as `wp core version` reads it."""
     try:
         with open(os.path.join(wp_root, "wp-includes", "version.php"), encoding="utf-8") as f:
