@@ -18,6 +18,12 @@ from runbook.sandbox import fleet, host, inventory_path, topology
 
 pytestmark = pytest.mark.sandbox
 
+# The suite builds its own sandbox (its own folder, interface prefix and subnet) and takes it
+# down at the end: a sandbox the user has up is left alone. Set these to test against another.
+os.environ.setdefault("RUNBOOK_SANDBOX_DIR", "/var/lib/runbook-sandbox-tests")
+os.environ.setdefault("RUNBOOK_SANDBOX_PREFIX", "rbt")
+os.environ.setdefault("RUNBOOK_SANDBOX_SUBNET", "10.213.78.0/24")
+
 
 @dataclass
 class Sandbox:

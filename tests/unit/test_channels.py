@@ -332,3 +332,47 @@ channels:
     assert "Subject: [CRITICAL] MASE Production Issue" in text
     assert "&lt;script&gt;" in text  # the HTML part escapes user text
     assert "mail-pass-canary" not in result.output
+
+
+def test_a_channel_missing_a_field_is_a_configuration_error(tmp_path: Path) -> None:
+    """Checked when contacts.yml loads, naming the channel and the field (send() used to
+    raise KeyError('from') and the timeline said only "KeyError")."""
+    (tmp_path / "contacts.yml").write_text(
+        "channels:\n  - {name: mail, type: smtp, host: 127.0.0.1, to: [a@example.com]}\n"
+    )
+    with pytest.raises(RunbookError, match=r"channels\[0\] \(mail, smtp\): from is required"):
+        channels.load(tmp_path)
+    (tmp_path / "contacts.yml").write_text(
+        "channels:\n  - {name: hook, type: webhook, url: 'env:HOOK_URL'}\n"
+    )
+    with pytest.raises(RunbookError, match=r"\(hook, webhook\): secret is required"):
+        channels.load(tmp_path)
+
+
+def test_send_never_raises_and_never_leaks(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Broken(channels.Channel):
+        kind = "broken"
+
+        def deliver(self, message: Any, timeout: float, all_incidents: Any) -> str:
+            raise ValueError("token=canary-secret-99")
+
+    incident = {"id": 1, "title": "t", "priority": "P0", "status": "investigating"}
+    delivery = channels.send(
+        Broken("b", {}), channels.Message("s", "b", incident, "p0"), attempts=1
+    )
+    assert not delivery.ok
+    assert delivery.error == "internal error in the broken channel: ValueError"
+    assert "canary" not in str(delivery)
+
+
+def test_a_new_channel_is_one_registry_line() -> None:
+    assert set(channels.REGISTRY) == {
+        "slack",
+        "teams",
+        "smtp",
+        "pagerduty",
+        "webhook",
+        "statuspage",
+    }
+    for kind, cls in channels.REGISTRY.items():
+        assert cls.kind == kind and issubclass(cls, channels.Channel)

@@ -204,3 +204,70 @@ def test_unknown_command_is_usage_error(
     code, _, err = run_main(["frobnicate"], capsys)
     assert code == ExitCode.USAGE
     assert "No such command" in err
+
+
+def test_a_mistyped_name_gets_the_closest_runbook(
+    state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_main(["p0-rollbak", "--reason", "x"], capsys)
+    assert code == ExitCode.USAGE
+    assert "Did you mean 'p0-rollback'?" in err
+    code, _, err = run_main(["show", "p0-rollbak"], capsys)
+    assert code == ExitCode.USAGE and "did you mean p0-rollback?" in err
+
+
+def test_show_prints_patterns_whole_and_defaults(
+    state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_main(["show", "p0-rollback"], capsys)
+    assert code == 0
+    assert r"matches latest|[a-z0-9_-]+-backup-[0-9]{8}-[0-9]{6}\.tar\.gz" in out
+    assert "default latest" in out
+
+
+def test_runbook_help_keeps_the_first_paragraph_whole(
+    state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_main(["p1-disable-feature", "--help"], capsys)
+    assert code == 0
+    first = " ".join(out.split("\n\n")[1].split())
+    assert first == (
+        "[P1] Disable one feature flag on every site, every other flag untouched; "
+        "flush caches; verify."
+    )
+    assert "workflow document" not in out
+
+
+def test_runs_never_cut_ids_and_show_takes_last(
+    state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from runbook.store import Store
+
+    with Store() as store:
+        for n in range(2):
+            store.start_run(
+                run_id=f"20261129T10000{n}Z-abcde{n}",
+                runbook="status",
+                parameters={},
+                reason=None,
+                operator="ops",
+                inventory="inv",
+                host_limit=None,
+                check_mode=False,
+                started_at=f"2026-11-29T10:00:0{n}Z",
+                artifact_dir="/tmp/a",
+            )
+    code, out, _ = run_main(["runs"], capsys)  # no terminal here
+    assert code == 0
+    assert "20261129T100001Z-abcde1" in out and "20261129T100000Z-abcde0" in out
+    code, out, _ = run_main(["runs", "--json"], capsys)
+    assert [r["run_id"] for r in json.loads(out)] == [
+        "20261129T100001Z-abcde1",
+        "20261129T100000Z-abcde0",
+    ]
+    code, out, _ = run_main(["runs", "show", "last", "--json"], capsys)
+    assert json.loads(out)["run_id"] == "20261129T100001Z-abcde1"
+    code, _, err = run_main(["runs", "show", "20261129"], capsys)
+    assert code == ExitCode.USAGE and "more than one run" in err
+    code, out, _ = run_main(["runs", "show", "20261129T100000", "--json"], capsys)
+    assert json.loads(out)["run_id"] == "20261129T100000Z-abcde0"

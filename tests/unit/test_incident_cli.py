@@ -98,6 +98,8 @@ def test_hostile_titles_are_text(state_dir: Path) -> None:
 def test_classify_and_errors(state_dir: Path) -> None:
     code, out = run("incident", "classify", "Security vulnerability in the REST API", "--json")
     assert json.loads(out)["priority"] == "P0"
+    code, out = run("incident", "classify", "the settings page is slow for some users")
+    assert "respond within 24 h, resolve within 7 days" in out  # not 1 day, 0:00:00
     code, out = run("incident", "show", "42")
     assert code != 0
     code, out = run("status", "--incident", "42", "-i", "/nonexistent")

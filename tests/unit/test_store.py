@@ -91,3 +91,35 @@ def test_unknown_and_ambiguous_ids(tmp_path: Path) -> None:
         store.run("zzz")
     with pytest.raises(RunbookError, match="more than one run"):
         store.run("abc")
+
+
+def test_last_and_a_store_closes_itself(tmp_path: Path) -> None:
+    with Store(tmp_path / "db.sqlite3") as store:
+        new_run(store, "20261127T100000Z-aaaaaa", "2026-11-27T10:00:00Z")
+        new_run(store, "20261127T110000Z-bbbbbb", "2026-11-27T11:00:00Z")
+        assert store.run("last")["run_id"] == "20261127T110000Z-bbbbbb"
+    with pytest.raises(sqlite3.ProgrammingError):
+        store.db.execute("SELECT 1")  # closed when the block ended
+
+
+def test_one_timestamp_format_and_old_stamps_migrated(tmp_path: Path) -> None:
+    """Every time is written as ...Z; stamps an older runbook wrote as +00:00 are rewritten,
+    so the text sorts as the times do."""
+    path = tmp_path / "db.sqlite3"
+    db = sqlite3.connect(path)
+    timestamps = MIGRATIONS.index(next(m for m in MIGRATIONS if "replace(" in m))
+    for number, migration in enumerate(MIGRATIONS[:timestamps]):
+        db.executescript(migration)
+        db.execute(f"PRAGMA user_version = {number + 1}")
+    db.execute(
+        "INSERT INTO incidents (title, priority, status, opened_at) "
+        "VALUES ('old', 'P1', 'investigating', '2026-11-27T10:00:00+00:00')"
+    )
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        assert store.version == len(MIGRATIONS)
+        [row] = store.db.execute("SELECT opened_at FROM incidents").fetchall()
+        assert row[0] == "2026-11-27T10:00:00Z"
+        new_run(store, "r1", "2026-11-27T10:00:00+00:00")
+        assert store.run("r1")["started_at"] == "2026-11-27T10:00:00Z"

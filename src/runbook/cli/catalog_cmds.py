@@ -98,19 +98,17 @@ def show_cmd(name: str, as_json: bool) -> None:
     if book.serial is not None or book.max_fail_percentage is not None:
         console.print(f"waves: serial={book.serial} max_fail_percentage={book.max_fail_percentage}")
     if params:
-        table = Table(title="parameters", title_justify="left")
-        for column in ("option", "type", "required", "default", "help"):
-            table.add_column(column)
+        # Lines, not a table: a pattern such as [a-z0-9_-]+ prints whole, as text, never cut.
+        console.print("parameters:")
         for p in params:
-            kind = p["type"] + (f" ({'|'.join(p['choices'])})" if p["choices"] else "")
-            kind += f" ~ {p['pattern']}" if p["pattern"] else ""
-            default = "-" if p["default"] is None else json.dumps(p["default"]).strip('"')
-            # Text, not markup: a pattern such as [a-z0-9_-] must print as it is.
-            table.add_row(
-                *(Text(str(c)) for c in (f"--{p['name']}", kind, "yes" if p["required"] else "no")),
-                Text(default),
-                Text(p["help"]),
-            )
-        console.print(table)
+            facts = [p["type"] + (f" ({'|'.join(p['choices'])})" if p["choices"] else "")]
+            facts.append("required" if p["required"] else "optional")
+            if p["default"] is not None:
+                facts.append(f"default {json.dumps(p['default']).strip(chr(34))}")
+            if p["pattern"]:
+                facts.append(f"matches {p['pattern']}")
+            line = f"  --{p['name']}  {', '.join(facts)}"
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+            console.print(f"      {p['help']}", markup=False, highlight=False)
     else:
         console.print("parameters: none besides the common ones (runbook NAME --help)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
@@ -45,7 +46,8 @@ def runs_cmd(ctx: click.Context, count: int, runbook_name: str | None, as_json: 
             r["started_at"],
             (r["reason"] or "")[:50],
         )
-    Console().print(table, markup=False)
+    # A pipe gets rich's 80 columns by default: too narrow for the record.
+    (Console() if sys.stdout.isatty() else Console(width=160)).print(table, markup=False)
 
 
 @runs_cmd.command("show")

@@ -127,9 +127,9 @@ class Classification:
 
     def explain(self) -> str:
         if self.example is None:
-            return f"{self.priority}: no example of the document matched; P2 until triaged"
+            return f"{self.priority}: no classification example matched; P2 until triaged"
         return (
-            f"{self.priority}: matches the document's example {self.example!r} ({self.matched!r})"
+            f"{self.priority}: matches the classification example {self.example!r} ({self.matched!r})"
         )
 
 

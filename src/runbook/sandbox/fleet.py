@@ -61,7 +61,9 @@ def up(topology: Topology, say: Say = _quiet, wp_cli_bin: str | None = None) -> 
     if state or _leftovers(root):
         say("removing what a previous sandbox left behind")
         down(say=say)
-    ensure_packages(say)
+    installing = time.monotonic()
+    installed = ensure_packages(say)
+    install_seconds = round(time.monotonic() - installing, 2) if installed else 0.0
     _check_reachable_by_services(root)
     started = time.monotonic()
     for sub in ("ssh", "inventory", "bin", "sites", "hosts", "cache"):
@@ -135,13 +137,21 @@ def up(topology: Topology, say: Say = _quiet, wp_cli_bin: str | None = None) -> 
         "topology": topology.to_dict(),
         "complete": True,
         "built_in_seconds": round(time.monotonic() - started, 2),
+        "packages_installed": installed,
+        "install_seconds": install_seconds,
         "phases_seconds": phases,
         "inventory": str(inventory_path(root)),
     }
     (root / STATE_FILE).write_text(json.dumps(state, indent=2))
+    # The package install, when there was one, is said apart: it is most of a first build.
+    installs = (
+        f" after installing {len(installed)} Debian packages in {install_seconds} s"
+        if installed
+        else ""
+    )
     say(
         f"sandbox up: {len(topology.nodes)} hosts in {len(topology.sites)} sites "
-        f"in {state['built_in_seconds']} s; inventory {inventory_path(root)}"
+        f"in {state['built_in_seconds']} s{installs}; inventory {inventory_path(root)}"
     )
     return state
 

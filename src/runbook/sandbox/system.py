@@ -89,11 +89,12 @@ def missing_packages() -> list[str]:
     return [pkg for pkg, path in PACKAGES.items() if not glob.glob(path)]
 
 
-def ensure_packages(say: object = None) -> None:
-    """Install the Debian packages the sandbox needs, without starting their services."""
+def ensure_packages(say: object = None) -> list[str]:
+    """Install the Debian packages the sandbox needs, without starting their services;
+    the ones it installed (none: all were there)."""
     missing = missing_packages()
     if not missing:
-        return
+        return []
     if not shutil.which("apt-get"):
         raise RunbookError(
             f"the sandbox needs these Debian packages and apt-get is missing: {' '.join(missing)}",
@@ -129,6 +130,7 @@ def ensure_packages(say: object = None) -> None:
             f"sandbox: packages still missing after apt-get: {' '.join(still)}",
             ExitCode.ENVIRONMENT,
         )
+    return missing
 
 
 def php_fpm_binary() -> str:

@@ -23,7 +23,7 @@ def incidents(ws: Workspace) -> Iterator[Incidents]:
 
 
 def classify(description: str) -> dict[str, Any]:
-    """A priority proposed from the document's examples, with what matched and its deadlines."""
+    """A priority proposed from the classification examples, with what matched and its deadlines."""
     result = priorities.classify(description)
     p = priorities.get(result.priority)
     return {

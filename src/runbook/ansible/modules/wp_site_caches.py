@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: wp_site_caches
 short_description: Flush a site's object cache and transients; reset a node's OPcache
 description:
-  - Runs both, as the workflow document's "Clear all caches" does, then resets the node's
+  - Runs both, as a full cache clear does, then resets the node's
     OPcache with C(opcache_reset_argv) (a php-fpm reload) when one is given. One call does a
     site's caches (C(site=true) on its first node) and each node's OPcache.
   - Flushing is an action, not a change of state; it never reports C(changed), so a second run
