@@ -100,7 +100,7 @@ def timed(fn):  # type: ignore[no-untyped-def]
 
 
 def scan_full(path: Path) -> ls.Summary:
-    summary = ls.Summary(top=10)
+    summary = ls.Summary(top=10, plugin=ls.PluginMarkers("mase", "MASE"))
     with open(path, "rb") as handle:
         ls.fast_scan(handle, "wordpress", summary, str(path))
     return summary
@@ -108,7 +108,7 @@ def scan_full(path: Path) -> ls.Summary:
 
 def scan_last_hour(path: Path) -> ls.Summary:
     since = datetime.datetime.now(UTC) - datetime.timedelta(hours=1)
-    summary = ls.Summary(top=10)
+    summary = ls.Summary(top=10, plugin=ls.PluginMarkers("mase", "MASE"))
     with open(path, "rb") as handle:
         handle.seek(ls.seek_time(handle, os.path.getsize(path), since, "wordpress"))
         ls.fast_scan(handle, "wordpress", summary, str(path))
@@ -120,7 +120,7 @@ def peak_memory_mb(path: Path) -> float:
     code = (
         "import sys; sys.path.insert(0, sys.argv[2]);"
         "from runbook.ansible.module_utils import runbook_logscan as ls;"
-        "s = ls.Summary(); h = open(sys.argv[1], 'rb');"
+        "s = ls.Summary(plugin=ls.PluginMarkers('mase', 'MASE')); h = open(sys.argv[1], 'rb');"
         "ls.scan_records(h, 'wordpress', s, 'x');"
         "import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -35,7 +34,7 @@ SCHEMA_VERSION = 1
 
 def new_run_id() -> str:
     """Sortable by time, unique without coordination: 20261127T141500Z-3f9a1c."""
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    return f"{clock.now():%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 def operator_name() -> str:

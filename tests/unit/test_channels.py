@@ -353,7 +353,7 @@ def test_send_never_raises_and_never_leaks(monkeypatch: pytest.MonkeyPatch) -> N
     class Broken(channels.Channel):
         kind = "broken"
 
-        def deliver(self, message: Any, timeout: float, all_incidents: Any) -> str:
+        def deliver(self, message: Any, sending: Any) -> str:
             raise ValueError("token=canary-secret-99")
 
     incident = {"id": 1, "title": "t", "priority": "P0", "status": "investigating"}

@@ -8,17 +8,24 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
 from tests.conftest import REPO
 
 
-def test_wheel_ships_the_content_and_finds_it(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel `pip wheel` builds from this checkout: a normal install, not an editable one."""
+    out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(REPO)],
         check=True,
         capture_output=True,
         timeout=300,
     )
-    wheel = next(tmp_path.glob("runbook-*.whl"))
+    return next(out.glob("runbook-*.whl"))
+
+
+def test_wheel_ships_the_content_and_finds_it(wheel: Path, tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in (
         "runbook/content/runbooks/status.yml",
@@ -54,16 +61,10 @@ def test_wheel_ships_the_content_and_finds_it(tmp_path: Path) -> None:
     assert out[1].startswith(str(unpacked))
 
 
-def test_mypy_strict_passes_on_the_installed_package(tmp_path: Path) -> None:
+def test_mypy_strict_passes_on_the_installed_package(wheel: Path, tmp_path: Path) -> None:
     """A client of the library, and the node code, type-check against a normal install."""
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
     unpacked = tmp_path / "site"
-    zipfile.ZipFile(next(tmp_path.glob("runbook-*.whl"))).extractall(unpacked)
+    zipfile.ZipFile(wheel).extractall(unpacked)
     client = tmp_path / "client.py"
     client.write_text(
         "from runbook.service import RunOptions, Workspace\n"

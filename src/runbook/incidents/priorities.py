@@ -129,7 +129,8 @@ class Classification:
         if self.example is None:
             return f"{self.priority}: no classification example matched; P2 until triaged"
         return (
-            f"{self.priority}: matches the classification example {self.example!r} ({self.matched!r})"
+            f"{self.priority}: matches the classification example {self.example!r} "
+            f"({self.matched!r})"
         )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from runbook.clock import stamp
 from runbook.incidents import priorities
 from runbook.incidents.records import parse_time
 
@@ -78,11 +79,11 @@ def due_actions(
     c = clock(incident, now)
     escalated_for = {e["data"].get("why", "") for e in events if e["kind"] == "escalated"}
     if c.response_breached and not incident.get("acknowledged_at"):
-        why = f"no acknowledgement by the response deadline ({c.response_due.isoformat()})"
+        why = f"no acknowledgement by the response deadline ({stamp(c.response_due)})"
         if not any(w.startswith("no acknowledgement") for w in escalated_for):
             actions.append(TickAction("escalate", why))
     if c.resolution_breached:
-        why = f"not resolved by the resolution deadline ({c.resolution_due.isoformat()})"
+        why = f"not resolved by the resolution deadline ({stamp(c.resolution_due)})"
         if not any(w.startswith("not resolved") for w in escalated_for):
             actions.append(TickAction("escalate", why))
     if incident["priority"] == "P1":

@@ -7,12 +7,13 @@ shipped one. Text from users stays text here: each channel escapes it for its ow
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from runbook import clock
 from runbook.errors import RunbookError
 from runbook.incidents import sla
 from runbook.incidents.records import parse_time
@@ -61,7 +62,7 @@ def context(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Everything the shipped templates use, from the record alone."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     first_seen = min(
         (
             e["data"]["first_seen"]

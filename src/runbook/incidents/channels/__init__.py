@@ -27,6 +27,7 @@ from runbook.incidents.channels.base import (
     Delivery,
     Message,
     Retryable,
+    Sending,
     slack_escape,
     split,
     teams_text,
@@ -51,6 +52,7 @@ __all__ = [
     "Channel",
     "Delivery",
     "Message",
+    "Sending",
     "load",
     "send",
     "sign",
@@ -112,7 +114,7 @@ def send(
     def once() -> str:
         number = len(delivery.attempts) + 1
         try:
-            detail = channel.deliver(message, timeout, all_incidents)
+            detail = channel.deliver(message, Sending(timeout, all_incidents))
         except (Retryable, RunbookError) as exc:
             record(number, False, str(exc))
             raise

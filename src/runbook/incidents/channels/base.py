@@ -29,6 +29,15 @@ class Message:
 
 
 @dataclass
+class Sending:
+    """How a message is being sent: the time each attempt may take, and (for the status
+    page) every incident."""
+
+    timeout: float = 10
+    all_incidents: Callable[[], list[dict[str, Any]]] | None = None
+
+
+@dataclass
 class Attempt:
     channel: str
     number: int
@@ -91,12 +100,7 @@ class Channel:
             raise RunbookError(f"channel {self.name}: ${ref[4:]} (its {key}) is not set")
         return value
 
-    def deliver(
-        self,
-        message: Message,
-        timeout: float,
-        all_incidents: Callable[[], list[dict[str, Any]]] | None,
-    ) -> str:
+    def deliver(self, message: Message, sending: Sending) -> str:
         """Send once; a short description of what happened. Raise Retryable or RunbookError."""
         raise NotImplementedError
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any, ClassVar
 
-from runbook.incidents.channels.base import Channel, Message, post
+from runbook.incidents.channels.base import Channel, Message, Sending, post
 
 SEVERITY = {"P0": "critical", "P1": "error", "P2": "warning", "P3": "info"}
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -40,11 +39,6 @@ class PagerDuty(Channel):
     required: ClassVar[tuple[str, ...]] = ("routing_key",)
     secrets: ClassVar[tuple[str, ...]] = ("routing_key",)
 
-    def deliver(
-        self,
-        message: Message,
-        timeout: float,
-        all_incidents: Callable[[], list[dict[str, Any]]] | None,
-    ) -> str:
+    def deliver(self, message: Message, sending: Sending) -> str:
         body = json.dumps(pagerduty_payload(message, self.secret("routing_key"))).encode()
-        return post(self.settings.get("url") or PAGERDUTY_URL, body, timeout)
+        return post(self.settings.get("url") or PAGERDUTY_URL, body, sending.timeout)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any, ClassVar
 
-from runbook.incidents.channels.base import Channel, Message, post, slack_escape
+from runbook.incidents.channels.base import Channel, Message, Sending, post, slack_escape
 
 
 def slack_payload(message: Message) -> dict[str, Any]:
@@ -18,10 +17,7 @@ class Slack(Channel):
     required: ClassVar[tuple[str, ...]] = ("url",)
     secrets: ClassVar[tuple[str, ...]] = ("url",)
 
-    def deliver(
-        self,
-        message: Message,
-        timeout: float,
-        all_incidents: Callable[[], list[dict[str, Any]]] | None,
-    ) -> str:
-        return post(self.secret("url"), json.dumps(slack_payload(message)).encode(), timeout)
+    def deliver(self, message: Message, sending: Sending) -> str:
+        return post(
+            self.secret("url"), json.dumps(slack_payload(message)).encode(), sending.timeout
+        )

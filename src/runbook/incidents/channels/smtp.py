@@ -6,12 +6,11 @@ import html
 import os
 import smtplib
 import ssl
-from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any, ClassVar
 
 from runbook.errors import RunbookError
-from runbook.incidents.channels.base import Channel, Message, Retryable
+from runbook.incidents.channels.base import Channel, Message, Retryable, Sending
 
 
 def send_smtp(channel: Channel, message: Message, timeout: float) -> str:
@@ -69,10 +68,5 @@ class Smtp(Channel):
         if raw.get("username") and not raw.get("password"):
             raise RunbookError(f"{where}: username needs a password (env:NAME)")
 
-    def deliver(
-        self,
-        message: Message,
-        timeout: float,
-        all_incidents: Callable[[], list[dict[str, Any]]] | None,
-    ) -> str:
-        return send_smtp(self, message, timeout)
+    def deliver(self, message: Message, sending: Sending) -> str:
+        return send_smtp(self, message, sending.timeout)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import html
 import os
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from runbook.incidents.channels.base import Channel, Message
+from runbook import clock
+from runbook.incidents.channels.base import Channel, Message, Sending
 
 
 def write_status_page(directory: Path, incidents: list[dict[str, Any]], updated_at: str) -> Path:
@@ -68,16 +67,11 @@ class StatusPage(Channel):
     kind: ClassVar[str] = "statuspage"
     required: ClassVar[tuple[str, ...]] = ("directory",)
 
-    def deliver(
-        self,
-        message: Message,
-        timeout: float,
-        all_incidents: Callable[[], list[dict[str, Any]]] | None,
-    ) -> str:
-        incidents = all_incidents() if all_incidents else [message.incident]
+    def deliver(self, message: Message, sending: Sending) -> str:
+        incidents = sending.all_incidents() if sending.all_incidents else [message.incident]
         path = write_status_page(
             Path(self.settings["directory"]),
             incidents,
-            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            clock.stamp(),
         )
         return f"wrote {path.name}"

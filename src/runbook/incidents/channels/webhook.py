@@ -6,10 +6,9 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from runbook.incidents.channels.base import Channel, Message, post
+from runbook.incidents.channels.base import Channel, Message, Sending, post
 
 
 def webhook_body(message: Message) -> bytes:
@@ -38,16 +37,11 @@ class Webhook(Channel):
     required: ClassVar[tuple[str, ...]] = ("url", "secret")
     secrets: ClassVar[tuple[str, ...]] = ("url", "secret")
 
-    def deliver(
-        self,
-        message: Message,
-        timeout: float,
-        all_incidents: Callable[[], list[dict[str, Any]]] | None,
-    ) -> str:
+    def deliver(self, message: Message, sending: Sending) -> str:
         body = webhook_body(message)
         stamp = str(int(time.time()))
         headers = {
             "X-Runbook-Timestamp": stamp,
             "X-Runbook-Signature": sign(self.secret("secret"), stamp, body),
         }
-        return post(self.secret("url"), body, timeout, headers)
+        return post(self.secret("url"), body, sending.timeout, headers)
