@@ -19,6 +19,7 @@ NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 @dataclass(frozen=True)
 class Profile:
     slug: str
+    name: str
     flags_option: str
     rollout_option: str
     flags: tuple[str, ...]
@@ -31,6 +32,7 @@ class Profile:
         """The profile as the playbooks read it: the `runbook_target` variable."""
         return {
             "slug": self.slug,
+            "name": self.name,
             "flags_option": self.flags_option,
             "rollout_option": self.rollout_option,
             "flags": list(self.flags),
@@ -74,6 +76,7 @@ def load(path: Path | None = None) -> Profile:
         raise RunbookError(f"target profile {path}: field rollback_flags: flag -> true/false")
     return Profile(
         slug=text("slug"),
+        name=text("name", re.compile(r"[^\x00-\x1f]{1,64}")),
         flags_option=text("flags_option"),
         rollout_option=text("rollout_option"),
         flags=tuple(flags),

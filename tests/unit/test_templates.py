@@ -40,7 +40,11 @@ def baseline(tmp_path: Path) -> dict:  # type: ignore[type-arg]
         at=at(120),
     )
     return templates.context(
-        incidents.get(i), incidents.events(i), incidents.runs(i), now=T0 + timedelta(hours=3)
+        incidents.get(i),
+        incidents.events(i),
+        incidents.runs(i),
+        now=T0 + timedelta(hours=3),
+        product="MASE",  # the target profile's name
     )
 
 

@@ -10,6 +10,8 @@ from runbook.errors import RunbookError
 from runbook.incidents import channels, templates
 from runbook.incidents.records import Incidents
 from runbook.store import Store
+from runbook.target import Profile
+from runbook.target import load as load_profile
 
 
 def notify(
@@ -21,12 +23,13 @@ def notify(
     dry_run: bool = False,
     event_action: str = "trigger",
     timeout: float = 10,
-    component: str = "runbook",
+    target: Profile | None = None,
 ) -> dict[str, Any]:
     """Send one template about one incident; every attempt goes on its timeline.
 
     Returns {"subject", "body", "deliveries": [...]}; a failed channel is reported, not raised.
     """
+    target = target or load_profile()
     incidents = Incidents(store)
     incident = incidents.get(incident_id)
     levels, configured = channels.load(project)
@@ -35,6 +38,7 @@ def notify(
         incidents.events(incident_id),
         incidents.runs(incident_id),
         _contacts(levels, incident),
+        product=target.name,
     )
     text = templates.render(template, values, project)
     subject, body = channels.split(text)
@@ -54,7 +58,7 @@ def notify(
     }
     if dry_run:
         return out
-    message = channels.Message(subject, body, incident, template, event_action, component)
+    message = channels.Message(subject, body, incident, template, event_action, target.slug)
 
     def attempt(a: channels.Attempt) -> None:
         incidents.record(

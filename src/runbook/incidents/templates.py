@@ -60,8 +60,11 @@ def context(
     runs: list[dict[str, Any]],
     contacts: dict[str, Any] | None = None,
     now: datetime | None = None,
+    *,
+    product: str,
 ) -> dict[str, Any]:
-    """Everything the shipped templates use, from the record alone."""
+    """Everything the shipped templates use, from the record alone; `product` is the target
+    plugin's name (the profile's `name`)."""
     now = now or clock.now()
     first_seen = min(
         (
@@ -78,6 +81,7 @@ def context(
         else "resolved"
     )
     return {
+        "product": product,
         "incident": incident,
         "events": events,
         "runs": runs,

@@ -117,7 +117,10 @@ def review(ws: Workspace, incident_id: int, fmt: str = "md") -> str:
     """The post-incident review, rendered from the record (Markdown or HTML)."""
     with incidents(ws) as records:
         values = templates.context(
-            records.get(incident_id), records.events(incident_id), records.runs(incident_id)
+            records.get(incident_id),
+            records.events(incident_id),
+            records.runs(incident_id),
+            product=ws.profile().name,
         )
     text = templates.render("review", values, ws.project)
     return templates.markdown_to_html(text) if fmt == "html" else text
@@ -135,7 +138,7 @@ def tick(ws: Workspace) -> list[dict[str, Any]]:
             if not configured:
                 return []
             template = "p0" if row["priority"] == "P0" else "p1"
-            out = send(records.store, ws.project, row["id"], template, component=ws.profile().slug)
+            out = send(records.store, ws.project, row["id"], template, target=ws.profile())
             return [d["channel"] for d in out["deliveries"] if d["ok"]]
 
         return sla.tick(records, clock.now(), tell)
@@ -161,7 +164,7 @@ def notify(
             channels,
             dry_run,
             action,
-            component=ws.profile().slug,
+            target=ws.profile(),
         )
 
 

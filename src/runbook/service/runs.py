@@ -267,7 +267,7 @@ def send_notices(
     if not templates or not load(ws.project)[1]:
         return
     for template in templates:
-        out = notify(store, ws.project, incident_id, template, component=ws.profile().slug)
+        out = notify(store, ws.project, incident_id, template, target=ws.profile())
         for delivery in out["deliveries"]:
             if not delivery["ok"]:
                 yield f"{template} via {delivery['channel']} failed: {delivery['error']}"
