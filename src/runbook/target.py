@@ -63,6 +63,7 @@ def load(path: Path | None = None) -> Profile:
             raise RunbookError(f"target profile {path}: field {key}: {value!r} is not valid")
         return value
 
+    slug, name = text("slug"), text("name", re.compile(r"[^\x00-\x1f]{1,64}"))
     flags = raw.get("flags")
     if not isinstance(flags, list) or not all(
         isinstance(f, str) and NAME.fullmatch(f) for f in flags
@@ -75,8 +76,8 @@ def load(path: Path | None = None) -> Profile:
     ):
         raise RunbookError(f"target profile {path}: field rollback_flags: flag -> true/false")
     return Profile(
-        slug=text("slug"),
-        name=text("name", re.compile(r"[^\x00-\x1f]{1,64}")),
+        slug=slug,
+        name=name,
         flags_option=text("flags_option"),
         rollout_option=text("rollout_option"),
         flags=tuple(flags),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.conftest import REPO
 
 from runbook.errors import ExitCode, RunbookError
 from runbook.health import report
@@ -119,3 +120,17 @@ def test_errors_top_and_skew_are_pure() -> None:
     assert report.stack_thresholds(
         {"t": {"m": {"red": 1, "yellow": 2}}}, {"t": {"m": {"red": 3}}}
     ) == {"t": {"m": {"red": 3, "yellow": 2}}}
+
+
+def test_a_second_plugin_is_configuration(tmp_path: Path, state_dir: Path) -> None:
+    shipped = (REPO / "targets" / "default.yml").read_text()
+    (tmp_path / "other.yml").write_text(
+        shipped.replace("slug: mase", "slug: other").replace("name: MASE", "name: Other")
+    )
+    (tmp_path / "runbook.yml").write_text("target: other.yml\n")
+    profile = Workspace(project=tmp_path).profile()
+    assert (profile.slug, profile.name) == ("other", "Other")
+    assert profile.as_vars()["rollback_flags"]["legacy_fallback"] is True
+    (tmp_path / "other.yml").write_text("runbook_target: {slug: 'Bad Slug'}\n")
+    with pytest.raises(RunbookError, match=r"other.yml: field slug: 'Bad Slug' is not valid"):
+        Workspace(project=tmp_path).profile()
