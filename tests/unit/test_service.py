@@ -38,7 +38,8 @@ def test_run_options_are_the_common_options() -> None:
     assert options.reason == "drill" and options.inventory == ("a.yml",)
     assert options.extra_vars == {"x": "1"} and options.verbose == 2 and options.yes
     assert params == {"backup": "latest"}
-    assert {o.dest for o in COMMON_OPTIONS} <= set(vars(options))
+    # Each common option is a RunOptions field, and nothing else is.
+    assert {o.dest for o in COMMON_OPTIONS} == set(vars(options))
 
 
 def test_confirmation_goes_through_the_callback(ws: Workspace) -> None:

@@ -30,6 +30,7 @@ class Context:
     """What the group's options decide for every subcommand: the service layer's workspace."""
 
     def __init__(self, project: Path | None, db: Path | None, debug: bool) -> None:
+        from runbook.sandbox import inventory_path
         from runbook.service import Workspace
         from runbook.service.workspace import find_project
 
@@ -37,8 +38,6 @@ class Context:
             project = find_project()
         # With no other inventory, runbooks use the running sandbox's: the CLI knows the
         # sandbox, the library below it does not.
-        from runbook.sandbox import inventory_path
-
         self.ws = Workspace(project, db, fallback_inventory=inventory_path())
         self.debug = debug
 

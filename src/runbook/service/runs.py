@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +55,6 @@ class RunOptions:
             common["inventory"] = tuple(common["inventory"])
         rest = {k: v for k, v in values.items() if k not in names}
         return cls(**common), rest
-
-
-# Each COMMON_OPTIONS entry is a RunOptions field: checked when this module loads.
-assert {o.dest for o in COMMON_OPTIONS} == {f.name for f in fields(RunOptions)}
 
 
 def parse_extra_vars(items: tuple[str, ...]) -> dict[str, Any]:
