@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
+from runbook import yamlfile
 from runbook.errors import RunbookError
 from runbook.paths import content_dir
 
@@ -78,6 +78,49 @@ COMMON_OPTIONS: tuple[CommonOption, ...] = (
 
 #: Names a catalog parameter may not take: the common options and the CLI's own.
 RESERVED = frozenset({o.name for o in COMMON_OPTIONS} | {"json", "project", "db", "help"})
+
+#: Ansible's magic and special variables: a parameter never takes one of these names, even
+#: though parameters reach playbooks in their own namespace (runbook_params).
+MAGIC_VARIABLES = frozenset(
+    {
+        "hostvars",
+        "groups",
+        "group_names",
+        "inventory_hostname",
+        "inventory_hostname_short",
+        "inventory_dir",
+        "inventory_file",
+        "play_hosts",
+        "playbook_dir",
+        "role_name",
+        "role_path",
+        "role_names",
+        "omit",
+        "environment",
+        "vars",
+        "lookup",
+        "item",
+        "site",
+        "wp_path",
+    }
+)
+
+
+def variable_problem(var: str) -> str | None:
+    """Why a parameter's Ansible name is refused (None: it is fine)."""
+    if var.startswith(("ansible_", "runbook_", "_")):
+        return "names starting ansible_, runbook_ or _ belong to Ansible and runbook"
+    if var in MAGIC_VARIABLES:
+        return "it is one of Ansible's magic variables or an inventory variable"
+    roles = content_dir() / "roles"
+    owner = (
+        next((r.name for r in sorted(roles.iterdir()) if var.startswith(f"{r.name}_")), None)
+        if roles.is_dir()
+        else None
+    )
+    if owner:
+        return f"it would be an input of the {owner} role"
+    return None
 
 
 @dataclass(frozen=True)
@@ -161,14 +204,36 @@ def _where(error: jsonschema.ValidationError) -> str:
     return path or "(top level)"
 
 
+def _parameter(path: Path, raw: dict[str, Any]) -> Parameter:
+    """One catalog parameter, its name checked against runbook's and Ansible's own."""
+    if raw["name"] in RESERVED:
+        raise RunbookError(
+            f"{path}: field parameters: --{raw['name']} is one of runbook's own options"
+        )
+    problem = variable_problem(raw["name"].replace("-", "_"))
+    if problem:
+        raise RunbookError(f"{path}: field parameters: --{raw['name']} is refused: {problem}")
+    if "pattern" in raw:
+        try:
+            re.compile(raw["pattern"])
+        except re.error as exc:
+            raise RunbookError(f"{path}: field parameters.{raw['name']}.pattern: {exc}") from None
+    return Parameter(
+        name=raw["name"],
+        type=raw["type"],
+        help=raw["help"],
+        required=raw.get("required", False),
+        pattern=raw.get("pattern"),
+        choices=tuple(raw.get("choices", ())),
+        default=raw.get("default"),
+        minimum=raw.get("minimum"),
+        maximum=raw.get("maximum"),
+    )
+
+
 def load_file(path: Path, playbook_dirs: list[Path]) -> Runbook:
     """Load and validate one catalog file; errors name the file and the field."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise RunbookError(f"{path}: not valid YAML: {exc}") from None
-    except OSError as exc:
-        raise RunbookError(f"{path}: cannot read: {exc.strerror}") from None
+    data = yamlfile.load(path)
     validator = jsonschema.Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
@@ -176,32 +241,7 @@ def load_file(path: Path, playbook_dirs: list[Path]) -> Runbook:
         raise RunbookError(f"{path}: field {_where(first)}: {first.message}")
     if data["name"] != path.stem:
         raise RunbookError(f"{path}: field name: {data['name']!r} must match the file name")
-    params = []
-    for raw in data.get("parameters", []):
-        if raw["name"] in RESERVED:
-            raise RunbookError(
-                f"{path}: field parameters: --{raw['name']} is one of runbook's own options"
-            )
-        if "pattern" in raw:
-            try:
-                re.compile(raw["pattern"])
-            except re.error as exc:
-                raise RunbookError(
-                    f"{path}: field parameters.{raw['name']}.pattern: {exc}"
-                ) from None
-        params.append(
-            Parameter(
-                name=raw["name"],
-                type=raw["type"],
-                help=raw["help"],
-                required=raw.get("required", False),
-                pattern=raw.get("pattern"),
-                choices=tuple(raw.get("choices", ())),
-                default=raw.get("default"),
-                minimum=raw.get("minimum"),
-                maximum=raw.get("maximum"),
-            )
-        )
+    params = [_parameter(path, raw) for raw in data.get("parameters", [])]
     playbook = next(
         (d / data["playbook"] for d in playbook_dirs if (d / data["playbook"]).is_file()), None
     )
@@ -234,19 +274,40 @@ def find_project(start: Path | None = None) -> Path | None:
     return None
 
 
-def load(project: Path | None = None) -> dict[str, Runbook]:
-    """The shipped catalog, with the project's runbooks added or overriding by name."""
+class Catalog(dict[str, Runbook]):
+    """The runbooks by name, and the catalog files that did not load (by the name their file
+    gives): a bad file fails only the runbook it defines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.broken: dict[str, RunbookError] = {}
+
+
+def load(project: Path | None = None, strict: bool = True) -> Catalog:
+    """The shipped catalog, with the project's runbooks added or overriding by name.
+
+    strict: the first bad file is an error. Otherwise it is kept in `broken` and the runbook
+    it would define (or override) is left out, the rest loaded.
+    """
     shipped = content_dir()
     layers = [(shipped / "runbooks", [shipped / "playbooks"])]
     if project is not None:
         if not project.is_dir():
             raise RunbookError(f"--project {project}: no such directory")
         layers.append((project / "runbooks", [project / "playbooks", shipped / "playbooks"]))
-    catalog: dict[str, Runbook] = {}
+    catalog = Catalog()
     for folder, playbook_dirs in layers:
         if not folder.is_dir():
             continue
         for path in sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]):
-            book = load_file(path, playbook_dirs)
+            try:
+                book = load_file(path, playbook_dirs)
+            except RunbookError as exc:
+                if strict:
+                    raise
+                catalog.pop(path.stem, None)  # never the shipped one in a broken override's place
+                catalog.broken[path.stem] = exc
+                continue
+            catalog.broken.pop(book.name, None)
             catalog[book.name] = book
     return catalog

@@ -294,7 +294,13 @@ def execute(
         "check": request.check,
         "params": request.params,
     }
-    extravars: dict[str, Any] = {**request.extra_vars, **request.params, "runbook_run": context}
+    # The parameters go in one namespace: a catalog parameter can never become an Ansible
+    # connection or magic variable, or a role's own.
+    extravars: dict[str, Any] = {
+        **request.extra_vars,
+        "runbook_params": request.params,
+        "runbook_run": context,
+    }
     if book.serial is not None:
         extravars.setdefault("runbook_serial", book.serial)
     if book.max_fail_percentage is not None:

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from runbook import yamlfile
 from runbook.errors import ExitCode, RunbookError
 
 
@@ -27,10 +26,7 @@ def project_config(project: Path | None) -> dict[str, Any]:
     path = project / "runbook.yml"
     if not path.exists():
         return {}  # --project may name a folder with only runbooks/ and playbooks/
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise RunbookError(f"{path}: cannot read the project configuration: {exc}") from None
+    data = yamlfile.load(path, "the project configuration") or {}
     if not isinstance(data, dict):
         raise RunbookError(f"{path}: the project configuration must be a mapping")
     return data

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from runbook import yamlfile
 from runbook.errors import RunbookError
 from runbook.paths import content_dir
 
@@ -49,10 +48,7 @@ def default_path() -> Path:
 def load(path: Path | None = None) -> Profile:
     """Read and check a profile; errors name the file and the field."""
     path = path or default_path()
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise RunbookError(f"target profile {path}: cannot read: {exc}") from None
+    data = yamlfile.load(path, "target profile")
     raw = data.get("runbook_target") if isinstance(data, dict) else None
     if not isinstance(raw, dict):
         raise RunbookError(f"target profile {path}: must hold a runbook_target mapping")

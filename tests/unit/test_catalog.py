@@ -150,3 +150,58 @@ def test_summary_is_first_sentence() -> None:
     book = catalog.load()["status"]
     assert book.summary.endswith(".")
     assert "\n" not in book.summary
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("ansible-ssh-common-args", "belong to Ansible and runbook"),
+        ("ansible-host-key-checking", "belong to Ansible and runbook"),
+        ("hostvars", "magic variables"),
+        ("inventory-hostname", "magic variables"),
+        ("site-lock-force", "an input of the site_lock role"),
+        ("plugin-restore-backup-dir", "an input of the plugin_restore role"),
+        ("runbook-run", "belong to Ansible and runbook"),
+    ],
+)
+def test_parameters_never_name_ansible_or_role_variables(
+    tmp_path: Path, name: str, why: str
+) -> None:
+    """A parameter named ansible-ssh-common-args with a ProxyCommand default ran a command on
+    the controller and turned host-key checking off."""
+    text = VALID.format(name="x").replace("name: feature", f"name: {name}")
+    write(tmp_path / "runbooks", "x", text)
+    with pytest.raises(RunbookError, match=f"--{name} is refused: .*{why}"):
+        catalog.load(tmp_path)
+
+
+BOMB = """
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
+"""
+
+
+def test_yaml_bombs_and_huge_files_are_refused(tmp_path: Path) -> None:
+    write(tmp_path / "runbooks", "bomb", BOMB)
+    with pytest.raises(RunbookError, match=r"aliases .* are not allowed"):
+        catalog.load(tmp_path)
+    write(tmp_path / "runbooks", "bomb", "x: " + "a" * (2 << 20) + "\n")
+    with pytest.raises(RunbookError, match="larger than 1024 KiB: refused"):
+        catalog.load(tmp_path)
+
+
+def test_a_bad_project_file_fails_only_its_runbook(tmp_path: Path) -> None:
+    write(tmp_path / "runbooks", "bomb", BOMB)
+    write(tmp_path / "runbooks", "status", "name: status\n")  # a broken override
+    books = catalog.load(tmp_path, strict=False)
+    assert "p0-rollback" in books and "bomb" not in books
+    assert "status" not in books  # never the shipped one in the broken override's place
+    assert set(books.broken) == {"bomb", "status"}
+    assert "aliases" in str(books.broken["bomb"])

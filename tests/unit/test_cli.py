@@ -271,3 +271,23 @@ def test_runs_never_cut_ids_and_show_takes_last(
     assert code == ExitCode.USAGE and "more than one run" in err
     code, out, _ = run_main(["runs", "show", "20261129T100000", "--json"], capsys)
     assert json.loads(out)["run_id"] == "20261129T100000Z-abcde0"
+
+
+def test_a_bad_project_file_does_not_stop_the_shipped_runbooks(
+    state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "x.yml").write_text("a: &a [1, 2]\nb: [*a, *a]\n")
+    code, out, _ = run_main(["--project", str(tmp_path), "p0-rollback", "--help"], capsys)
+    assert code == 0 and "Roll the fleet back now" in out
+    code, _, err = run_main(["--project", str(tmp_path), "x"], capsys)
+    assert code == ExitCode.USAGE and "x.yml" in err and "aliases" in err
+
+
+def test_extra_vars_files_refuse_bombs(
+    state_dir: Path, project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bomb = tmp_path / "vars.yml"
+    bomb.write_text("a: &a [1, 2]\nb: [*a, *a]\n")
+    code, _, err = run_main(["status", "-i", str(project / "hosts.yml"), "-e", f"@{bomb}"], capsys)
+    assert code == ExitCode.USAGE and "aliases" in err and "vars.yml" in err

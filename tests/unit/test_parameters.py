@@ -30,14 +30,17 @@ def test_the_catalogs_defaults_are_the_playbooks() -> None:
     for book in catalog.load().values():
         for p in book.parameters:
             if p.default is not None and p.type != "boolean":
-                assert PARAMETERS.get(p.var) == p.default, f"{book.name} --{p.name}"
+                defaults = PARAMETERS["runbook_parameter_defaults"]
+                assert defaults.get(p.var) == p.default, f"{book.name} --{p.name}"
 
 
 def test_no_playbook_restates_a_default() -> None:
     for playbook in (ROOT / "playbooks").rglob("*.yml"):
         text = playbook.read_text()
-        for name in ("backup", "since", "top", "keep", "no_restore"):
+        for name in ("backup", "since", "top", "keep", "no_restore", "feature"):
             assert not re.search(rf"\b{name} \| default\(", text), f"{playbook}: {name}"
+            # Parameters are read from runbook_args, never as loose variables.
+            assert not re.search(rf"{{{{ {name}\b", text), f"{playbook}: {name}"
 
 
 def test_keep_is_one_value_in_every_layer() -> None:
@@ -51,7 +54,7 @@ def test_keep_is_one_value_in_every_layer() -> None:
     [keep] = [p for p in book.parameters if p.name == "keep"]
     values = {
         "catalog": keep.default,
-        "playbooks": PARAMETERS["keep"],
+        "playbooks": PARAMETERS["runbook_parameter_defaults"]["keep"],
         "role": role["plugin_backup_keep"],
         "role spec": spec["argument_specs"]["main"]["options"]["plugin_backup_keep"].get("default"),
         "module doc": doc["options"]["keep"]["default"],

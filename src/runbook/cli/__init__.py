@@ -45,7 +45,8 @@ class Context:
     def project(self) -> Path | None:
         return self.ws.project
 
-    def catalog(self) -> dict[str, Any]:
+    def catalog(self) -> Any:
+        """The workspace's catalog (runbooks by name, and `.broken` files)."""
         return self.ws.catalog()
 
 
@@ -70,7 +71,10 @@ class RunbookGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in BUILTINS:
             return super().get_command(ctx, cmd_name)
-        book = self._context(ctx).catalog().get(cmd_name)
+        books = self._context(ctx).catalog()
+        if cmd_name in books.broken:
+            raise books.broken[cmd_name]  # that file is bad: its runbook, and only it, fails
+        book = books.get(cmd_name)
         if book is None:
             return None
         from runbook.cli.run import make_command
@@ -110,6 +114,9 @@ class RunbookGroup(click.Group):
             return
         with formatter.section("Runbooks (runbook NAME --help)"):
             formatter.write_dl([(b.name, f"[{b.priority}] {b.summary}") for b in books.values()])
+        if books.broken:
+            with formatter.section("Catalog files that did not load"):
+                formatter.write_dl([(n, str(e)) for n, e in books.broken.items()])
 
 
 @click.group(

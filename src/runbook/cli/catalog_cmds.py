@@ -20,6 +20,8 @@ def _ws() -> Any:
 def list_cmd(as_json: bool) -> None:
     """List the runbooks: name, priority, what each does."""
     books = _ws().catalog()
+    for error in books.broken.values():  # said, and the exit is 2, after the good ones
+        click.echo(f"runbook: error: {error}", err=True)
     if as_json:
         click.echo(
             json.dumps(
@@ -36,6 +38,8 @@ def list_cmd(as_json: bool) -> None:
                 indent=2,
             )
         )
+        if books.broken:
+            raise click.exceptions.Exit(2)
         return
     table = Table(title="Runbooks", title_justify="left")
     for column in ("name", "priority", "description"):
@@ -44,6 +48,8 @@ def list_cmd(as_json: bool) -> None:
         name = Text(b.name) + (Text(" (destructive)", style="red") if b.destructive else "")
         table.add_row(name, b.priority, Text(b.summary))
     Console().print(table)
+    if books.broken:
+        raise click.exceptions.Exit(2)
 
 
 @click.command("show")

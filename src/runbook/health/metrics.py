@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
+from runbook import yamlfile
 from runbook.errors import RunbookError
 
 
@@ -29,10 +29,7 @@ def load(source: str | None, timeout: float = 10) -> dict[str, Any]:
         except (httpx.HTTPError, ValueError) as exc:
             raise RunbookError(f"--metrics {source}: {exc}") from None
     else:
-        try:
-            data = yaml.safe_load(Path(source).read_text())
-        except (OSError, yaml.YAMLError) as exc:
-            raise RunbookError(f"--metrics {source}: cannot read: {exc}") from None
+        data = yamlfile.load(Path(source), "--metrics")
     return check(data, source)
 
 

@@ -9,9 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from runbook import clock
+from runbook import clock, yamlfile
 from runbook import inventory as inv
 from runbook.errors import ExitCode, RunbookError
 from runbook.execution import RunResult, operator_name
@@ -140,10 +138,7 @@ def top(
 
 
 def _yaml_file(option: str, path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise RunbookError(f"{option} {path}: cannot read: {exc}") from None
+    return yamlfile.load(path, option)
 
 
 def load_thresholds(path: Path) -> dict[str, Any]:

@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from runbook import inventory as inv
+from runbook import yamlfile
 from runbook.catalog import COMMON_OPTIONS, Runbook
 from runbook.errors import ExitCode, RunbookError
 from runbook.events import RunModel
@@ -63,10 +62,7 @@ def parse_extra_vars(items: tuple[str, ...]) -> dict[str, Any]:
     for item in items:
         if item.startswith("@"):
             path = Path(item[1:])
-            try:
-                data = yaml.safe_load(path.read_text())
-            except (OSError, yaml.YAMLError) as exc:
-                raise RunbookError(f"-e {item}: cannot read {path}: {exc}") from None
+            data = yamlfile.load(path, f"-e {item}:")
             if not isinstance(data, dict):
                 raise RunbookError(f"-e {item}: {path} must hold a mapping")
             merged.update(data)

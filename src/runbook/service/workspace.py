@@ -21,16 +21,19 @@ class Workspace:
     project: Path | None = None
     db: Path | None = None
     fallback_inventory: Path | None = None
-    _catalog: dict[str, Runbook] | None = field(default=None, repr=False)
+    _catalog: catalog.Catalog | None = field(default=None, repr=False)
     _profile: target.Profile | None = field(default=None, repr=False)
 
-    def catalog(self) -> dict[str, Runbook]:
+    def catalog(self) -> catalog.Catalog:
+        """Every runbook that loaded; `.broken` holds the catalog files that did not."""
         if self._catalog is None:
-            self._catalog = catalog.load(self.project)
+            self._catalog = catalog.load(self.project, strict=False)
         return self._catalog
 
     def runbook(self, name: str) -> Runbook:
         books = self.catalog()
+        if name in books.broken:
+            raise books.broken[name]
         book = books.get(name)
         if book is None:
             near = closest(name, books)

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import tenacity
-import yaml
 
+from runbook import yamlfile
 from runbook.errors import RunbookError
 from runbook.incidents.channels.base import (
     Attempt,
@@ -68,10 +68,7 @@ def load(project: Path | None) -> tuple[dict[str, Any], list[Channel]]:
     if project is None or not (project / "contacts.yml").is_file():
         return {}, []
     path = project / "contacts.yml"
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise RunbookError(f"{path}: {exc}") from None
+    data = yamlfile.load(path) or {}
     if not isinstance(data, dict):
         raise RunbookError(f"{path}: must be a mapping (levels, channels)")
     raw_channels = data.get("channels") or []
