@@ -8,8 +8,10 @@ from typing import Any, ClassVar, TextIO
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from runbook.events import RunModel
+from runbook.text import visible
 
 STYLE = {
     "ok": "green",
@@ -47,13 +49,13 @@ def host_table(model: RunModel, title: str | None = None) -> Table:
         outcome = state.outcome if state.seen else "waiting"
         style = STYLE.get(outcome, "")
         table.add_row(
-            f"[{style}]{state.host}[/]" if style else state.host,
-            state.site or "-",
-            shorten(state.failed_task or state.task or "-"),
+            Text(visible(state.host), style=style),
+            Text(visible(state.site or "-")),
+            Text(visible(shorten(state.failed_task or state.task or "-"))),
             str(state.ok),
             str(state.changed),
-            f"[bold red]{state.failed}[/]" if state.failed else "0",
-            f"[bold magenta]{state.unreachable}[/]" if state.unreachable else "0",
+            Text(str(state.failed), style="bold red" if state.failed else ""),
+            Text(str(state.unreachable), style="bold magenta" if state.unreachable else ""),
         )
     return table
 
@@ -110,7 +112,7 @@ class PlainProgress:
         if hidden(data.get("task") or data.get("name")):
             return
         if kind == "playbook_on_task_start":
-            print(f"{stamp} task: {model.task}", file=self.stream, flush=True)
+            print(f"{stamp} task: {visible(model.task)}", file=self.stream, flush=True)
         elif kind in self.RESULTS:
             raw = data.get("res")
             res: dict[str, Any] = raw if isinstance(raw, dict) else {}
@@ -119,9 +121,9 @@ class PlainProgress:
                 word = "changed"
             if kind == "runner_on_failed" and data.get("ignore_errors"):
                 word = "failed (ignored)"
-            line = f"{stamp}   {data.get('host')}: {word}"
+            line = f"{stamp}   {visible(data.get('host'))}: {word}"
             if kind in ("runner_on_failed", "runner_on_unreachable"):
-                line += f": {str(res.get('msg', '')).strip()[:300]}"
+                line += f": {visible(str(res.get('msg', '')).strip()[:300])}"
             print(line, file=self.stream, flush=True)
 
 

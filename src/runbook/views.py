@@ -10,11 +10,20 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from runbook.errors import ExitCode
 from runbook.execution import RunResult
 from runbook.progress import STYLE, LiveProgress, NoProgress, PlainProgress
 from runbook.target import Profile
+from runbook.text import visible
+
+__all__ = ["REPORTS", "Report", "progress_for", "report_for", "text", "visible"]
+
+
+def text(value: object, style: str = "") -> Text:
+    """User or host text for a rich table or line: never markup, controls made visible."""
+    return Text(visible(value), style=style)
 
 
 def progress_for(console: Console, title: str, quiet: bool = False) -> Any:
@@ -67,17 +76,21 @@ def print_status(console: Console, report: dict[str, Any]) -> None:
     for site_name, site in report["sites"].items():
         for host, node in site["nodes"].items():
             reach = (
-                "[green]yes[/]" if node["reachable"] else f"[bold red]no[/] {node['message'] or ''}"
+                text("yes", "green")
+                if node["reachable"]
+                else text("no ", "bold red") + text(node["message"] or "")
             )
             # Backups a restore marked bad are never chosen: the newest shown is the newest good.
-            bad = f" [yellow]({node['bad_backups']} marked bad)[/]" if node["bad_backups"] else ""
+            newest = text(node["newest_backup"] or "-")
+            if node["bad_backups"]:
+                newest += text(f" ({node['bad_backups']} marked bad)", "yellow")
             nodes.add_row(
-                site_name,
-                host,
+                text(site_name),
+                text(host),
                 reach,
-                node["wordpress_version"] or "-",
-                node["plugin_version"] or "-",
-                (node["newest_backup"] or "-") + bad,
+                text(node["wordpress_version"] or "-"),
+                text(node["plugin_version"] or "-"),
+                newest,
             )
         values = site["feature_flags"]
         rollout = (
@@ -85,16 +98,16 @@ def print_status(console: Console, report: dict[str, Any]) -> None:
         )
         if not isinstance(values, dict):
             why = "; ".join(site["errors"]) or "no reachable node"
-            flags.add_row(site_name, "[dim]unknown[/]", "", f"[red]{why}[/]")
+            flags.add_row(text(site_name), text("unknown", "dim"), "", text(why, "red"))
             continue
         order = site.get("flag_order") or []
         ordered = [k for k in order if k in values] + sorted(set(values) - set(order))
         for flag in ordered:
             flags.add_row(
-                site_name,
-                flag,
-                "[green]on[/]" if values[flag] else "[dim]off[/]",
-                f"{rollout[flag]}%" if flag in rollout else "-",
+                text(site_name),
+                text(flag),
+                text("on", "green") if values[flag] else text("off", "dim"),
+                text(f"{rollout[flag]}%" if flag in rollout else "-"),
             )
     console.print(nodes)
     console.print(flags)
@@ -105,26 +118,33 @@ def print_summary(console: Console, result: RunResult) -> None:
     parts = [f"{n} {k}" for k, n in counts.items() if n]
     style = "green" if result.exit_code == ExitCode.OK else "bold red"
     console.print(
-        f"[{style}]{result.request.runbook.name}: {result.status}[/] "
-        f"({', '.join(parts) or 'no hosts'}) in {result.duration:.1f} s; run {result.run_id}"
+        text(f"{result.request.runbook.name}: {result.status}", style)
+        + text(
+            f" ({', '.join(parts) or 'no hosts'}) in {result.duration:.1f} s; run {result.run_id}"
+        ),
+        highlight=False,
     )
     if result.model.error:
-        console.print("[bold red]the playbook failed before any host did; Ansible said:[/]")
-        console.print(result.model.error, markup=False, highlight=False)
+        console.print(text("the playbook failed before any host did; Ansible said:", "bold red"))
+        console.print(text(result.model.error), highlight=False)
     bad = [
         s for s in result.model.hosts.values() if s.outcome in ("failed", "unreachable", "not-run")
     ]
     for state in bad:
         where = f" at '{state.failed_task}'" if state.failed_task else ""
         site = f" (site {state.site})" if state.site else ""
+        # The message may quote a reason or a lock's owner: text, never markup.
         console.print(
-            f"  [{STYLE[state.outcome]}]{state.host}{site}: {state.outcome}{where}[/]"
-            + (f": {state.message}" if state.message else "")
+            text(f"  {state.host}{site}: {state.outcome}{where}", STYLE[state.outcome])
+            + text(f": {state.message}" if state.message else ""),
+            highlight=False,
         )
     if result.interrupted:
         console.print(
-            "[bold red]interrupted[/]: the run record holds each host's last step "
-            f"(runbook runs show {result.run_id})"
+            text("interrupted", "bold red")
+            + text(
+                f": the run record holds each host's last step (runbook runs show {result.run_id})"
+            )
         )
 
 
@@ -196,23 +216,26 @@ def print_rollback(console: Console, report: dict[str, Any]) -> None:
             )
             style = STYLE.get(node["outcome"], "")
             table.add_row(
-                site_name,
-                host,
-                f"[{style}]{node['outcome']}[/]",
-                plugin,
-                node["backup"] or "-",
-                flags,
+                text(site_name),
+                text(host),
+                text(node["outcome"], style),
+                text(plugin),
+                text(node["backup"] or "-"),
+                text(flags),
             )
     console.print(table)
     for site_name, site in report["sites"].items():
         if site["split_versions"]:
             console.print(
-                f"[bold red]SITE {site_name} IS SPLIT: its nodes run different plugin versions, "
-                "or not all were rolled back[/]"
+                text(
+                    f"SITE {site_name} IS SPLIT: its nodes run different plugin versions, "
+                    "or not all were rolled back",
+                    "bold red",
+                )
             )
     for site_name, hosts in report["not_rolled_back"].items():
         for host, why in hosts.items():
-            console.print(f"[bold red]NOT ROLLED BACK: {host} (site {site_name}): {why}[/]")
+            console.print(text(f"NOT ROLLED BACK: {host} (site {site_name}): {why}", "bold red"))
 
 
 def log_scan_report(result: RunResult, profile: Profile) -> dict[str, Any]:
@@ -245,11 +268,10 @@ def print_log_scan(console: Console, report: dict[str, Any]) -> None:
         levels = ", ".join(f"{k} {v}" for k, v in sorted(node["levels"].items())) or "none"
         top = node["top"][0]["sample"][:80] if node["top"] else "-"
         table.add_row(
-            host,
-            node["site"] or "-",
-            levels if node["scanned"] else "[bold red]not scanned[/]",
-            top,
-            end_section=False,
+            text(host),
+            text(node["site"] or "-"),
+            text(levels) if node["scanned"] else text("not scanned", "bold red"),
+            text(top),
         )
     console.print(table)
 

@@ -20,9 +20,10 @@ pytestmark = pytest.mark.sandbox
 
 # The suite builds its own sandbox (its own folder, interface prefix and subnet) and takes it
 # down at the end: a sandbox the user has up is left alone. Set these to test against another.
+# (The lifecycle test's throwaway uses rbt/.78, the benches rbf/.80 and rbb/.79.)
 os.environ.setdefault("RUNBOOK_SANDBOX_DIR", "/var/lib/runbook-sandbox-tests")
-os.environ.setdefault("RUNBOOK_SANDBOX_PREFIX", "rbt")
-os.environ.setdefault("RUNBOOK_SANDBOX_SUBNET", "10.213.78.0/24")
+os.environ.setdefault("RUNBOOK_SANDBOX_PREFIX", "rbs")
+os.environ.setdefault("RUNBOOK_SANDBOX_SUBNET", "10.213.81.0/24")
 
 
 @dataclass

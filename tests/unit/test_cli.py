@@ -291,3 +291,30 @@ def test_extra_vars_files_refuse_bombs(
     bomb.write_text("a: &a [1, 2]\nb: [*a, *a]\n")
     code, _, err = run_main(["status", "-i", str(project / "hosts.yml"), "-e", f"@{bomb}"], capsys)
     assert code == ExitCode.USAGE and "aliases" in err and "vars.yml" in err
+
+
+def test_hostile_reasons_print_as_text_in_the_record(
+    state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from runbook.store import Store
+
+    reason = "[/bold] [link=https://evil.example]x[/link] \x1b]0;pwned\x07 \u202eevil"
+    with Store() as store:
+        store.start_run(
+            run_id="20261129T100000Z-abcdef",
+            runbook="p0-rollback",
+            parameters={},
+            reason=reason,
+            operator="ops",
+            inventory="inv",
+            host_limit=None,
+            check_mode=False,
+            started_at="2026-11-29T10:00:00Z",
+            artifact_dir="/tmp/a",
+        )
+    for args in (["runs"], ["runs", "show", "last"]):
+        code, out, err = run_main(args, capsys)
+        assert code == 0, err
+        assert "\x1b" not in out and "\u202e" not in out
+        assert "[/bold]" in out
+    assert "<U+202E>evil" in out  # runs show: the whole reason

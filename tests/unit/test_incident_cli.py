@@ -115,3 +115,29 @@ def test_checklists_keep_who_and_when(state_dir: Path) -> None:
     code, out = run("checklist", "weekly")
     assert "[ ] 4. Plan next rollout phase" in out
     assert run("checklist", "monthly", "--tick", "9")[0] != 0
+
+
+HOSTILE = "[/bold] [link=https://evil.example]x[/link] \x1b[2J\x1b]0;pwned\x07 \x9b31m \u202eevil"
+
+
+def test_markup_escapes_and_bidi_are_shown_as_text_in_every_view(state_dir: Path) -> None:
+    """Rich markup in a title crashed incident show/list; ESC, C1 and bidi reached the
+    terminal raw (clear screen, window title, OSC 8 links) and the HTML review."""
+    code, out = run("incident", "open", "--title", HOSTILE, "--priority", "P1", "--json")
+    assert code == 0, out
+    i = str(json.loads(out)["id"])
+    for args in (
+        ("incident", "show", i),
+        ("incident", "list"),
+        ("incident", "timeline", i),
+        ("incident", "review", i),
+        ("incident", "review", i, "--format", "html"),
+        ("notify", "--incident", i, "--template", "p1", "--dry-run"),
+    ):
+        code, out = run(*args)
+        assert code == 0, (args, out)
+        assert "\x1b" not in out and "\x9b" not in out and "\u202e" not in out, args
+        assert "\\x1b[2J" in out or "\\x1b" in out.replace("\n", ""), args
+    _code, out = run("incident", "show", i)
+    assert "[/bold] [link=https://evil.example]x[/link]" in out  # as typed, not a link
+    assert "<U+202E>evil" in out

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console
 
+from runbook.errors import ExitCode
 from runbook.views import print_rollback
 
 
@@ -43,3 +46,28 @@ def test_flags_print_as_json_and_a_split_site_is_loud() -> None:
     assert "2.1.0 -> 2.0.1" in text
     assert "SITE alpha IS SPLIT" in text
     assert "NOT ROLLED BACK: alpha-2 (site alpha): unreachable at 'Read WordPress'" in text
+
+
+def test_a_lock_message_quoting_markup_is_printed_as_text() -> None:
+    """A second operator's run printed the first one's reason as markup and crashed (exit 1
+    instead of 6)."""
+    from runbook.catalog import load
+    from runbook.events import RunModel
+    from runbook.execution import RunRequest, RunResult
+    from runbook.inventory import Inventory
+    from runbook.views import print_summary
+
+    model = RunModel.for_hosts({"alpha-1": "alpha"})
+    state = model.hosts["alpha-1"]
+    state.seen, state.failed, state.lock_held = True, 1, True
+    state.failed_task = "Take the site's lock on its first node"
+    state.message = "site alpha is locked by run r1 (p0-rollback, by ops: '[/bold] \x1b[2J')"
+    book = load()["p0-rollback"]
+    request = RunRequest(book, {}, Inventory((), "-i"), {"alpha-1": "alpha"}, reason="x")
+    result = RunResult(
+        "r2", request, model, "failed", ExitCode.LOCK_HELD, "t0", "t1", 1.0, Path("/tmp"), 2, False
+    )
+    console = Console(record=True, width=200)
+    print_summary(console, result)
+    out = console.export_text()
+    assert "'[/bold] \\x1b[2J'" in out and "\x1b" not in out

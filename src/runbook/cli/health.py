@@ -13,6 +13,7 @@ from rich.table import Table
 
 from runbook.cli.options import common, with_options
 from runbook.service import logs as service
+from runbook.views import text, visible
 
 VERDICT_STYLE = {"green": "green", "yellow": "yellow", "red": "bold red", "inconclusive": "dim"}
 
@@ -43,7 +44,7 @@ def _finish(out: dict[str, Any], scan: service.Scan, as_json: bool) -> None:
     """After printing: a scan that missed hosts says which and exits 3 or 4."""
     if not as_json:
         for host, why in scan.not_scanned.items():
-            click.echo(f"NOT SCANNED: {host}: {why}", err=True)
+            click.echo(visible(f"NOT SCANNED: {host}: {why}"), err=True)
     if scan.exit_code:
         raise click.exceptions.Exit(scan.exit_code)
 
@@ -96,7 +97,7 @@ def errors_cmd(
         for column in ("host", *levels):
             table.add_column(column, justify="left" if column == "host" else "right")
         for host, counts in out["hosts"].items():
-            table.add_row(host, *(str(counts[level]) for level in levels))
+            table.add_row(text(host), *(str(counts[level]) for level in levels))
         table.add_row("[bold]total[/]", *(f"[bold]{out['total'][level]}[/]" for level in levels))
         Console().print(table)
     _finish(out, scan, as_json)
@@ -124,8 +125,11 @@ def top_cmd(
             table.add_column(column)
         for item in out["top"]:
             where = ", ".join(f"{h}:{n}" for h, n in item["hosts"].items())
-            table.add_row(str(item["count"]), item["level"], where, item["sample"][:160])
-        Console(width=160).print(table, markup=False)
+            # A log line is whatever a client made the server write: text, controls visible.
+            table.add_row(
+                str(item["count"]), item["level"], text(where), text(item["sample"][:160])
+            )
+        Console(width=160).print(table)
     _finish(out, scan, as_json)
 
 
@@ -209,7 +213,7 @@ def _print_health(outcome: dict[str, Any], since: str) -> None:
         style = VERDICT_STYLE[row["verdict"]]
         table.add_row(
             row["scope"],
-            row["target"],
+            text(row["target"]),
             row["metric"],
             value,
             str(row["samples"] if row["samples"] is not None else "-"),
@@ -221,8 +225,7 @@ def _print_health(outcome: dict[str, Any], since: str) -> None:
         style = {"fired": "bold red", "ok": "green", "inconclusive": "dim"}[rule["result"]]
         console.print(f"  [{style}]{rule['result']:>12}[/] ", end="", highlight=False)
         console.print(
-            f"{rule['rule']}: {json.dumps(rule['evidence'], default=str)[:300]}",
-            markup=False,
+            text(f"{rule['rule']}: {json.dumps(rule['evidence'], default=str)[:300]}"),
             highlight=False,
         )
     for host, skew in outcome["inputs"].get("clock_skew_seconds", {}).items():

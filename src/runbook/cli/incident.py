@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from runbook.service import incidents as service
+from runbook.views import text, visible
 
 UPDATE_FIELDS = (
     "impact",
@@ -175,14 +176,19 @@ def list_cmd(include_resolved: bool, as_json: bool) -> None:
         respond = row["response_left"] + (" BREACHED" if row["response_breached"] else "")
         resolve = row["resolution_left"] + (" BREACHED" if row["resolution_breached"] else "")
         table.add_row(
-            str(row["id"]),
-            row["priority"],
-            row["status"],
-            f"L{row['level']}",
-            row["title"][:50],
-            row["owner"] or "-",
-            respond,
-            resolve,
+            *(
+                text(v)
+                for v in (
+                    row["id"],
+                    row["priority"],
+                    row["status"],
+                    f"L{row['level']}",
+                    row["title"][:50],
+                    row["owner"] or "-",
+                    respond,
+                    resolve,
+                )
+            )
         )
     Console().print(table, markup=False)
 
@@ -199,9 +205,9 @@ def show_cmd(incident_id: int, as_json: bool) -> None:
         return
     for key, value in record.items():
         if value is not None:
-            click.echo(f"{key}: {value}")
+            click.echo(visible(f"{key}: {value}"))
     for run in runs:
-        click.echo(f"run {run['run_id']} {run['runbook']}: {run['status']}")
+        click.echo(visible(f"run {run['run_id']} {run['runbook']}: {run['status']}"))
 
 
 @incident_cmd.command("timeline")
@@ -214,7 +220,7 @@ def timeline_cmd(incident_id: int, as_json: bool) -> None:
         click.echo(json.dumps(events, indent=2))
         return
     for event in events:
-        click.echo(f"{event['at']}  {event['kind']:<12} {event['summary']}")
+        click.echo(visible(f"{event['at']}  {event['kind']:<12} {event['summary']}"))
 
 
 @incident_cmd.command("review")
@@ -228,12 +234,12 @@ def timeline_cmd(incident_id: int, as_json: bool) -> None:
 )
 def review_cmd(incident_id: int, fmt: str, output: Path | None) -> None:
     """Render the post-incident review from the record (Markdown, or HTML)."""
-    text = service.review(_ws(), incident_id, fmt)
+    review = service.review(_ws(), incident_id, fmt)
     if output:
-        output.write_text(text)
+        output.write_text(review)
         click.echo(f"wrote {output}", err=True)
     else:
-        click.echo(text, nl=False)
+        click.echo(review, nl=False)
 
 
 @incident_cmd.command("tick")
@@ -245,6 +251,6 @@ def tick_cmd(as_json: bool) -> None:
         click.echo(json.dumps(done, indent=2))
         return
     for item in done:
-        click.echo(f"incident {item['incident']}: {item['action']}: {item['why']}")
+        click.echo(visible(f"incident {item['incident']}: {item['action']}: {item['why']}"))
     if not done:
         click.echo("nothing due")

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from runbook.service import records
+from runbook.views import text
 
 
 def _ws() -> Any:
@@ -38,13 +39,18 @@ def runs_cmd(ctx: click.Context, count: int, runbook_name: str | None, as_json: 
         )
     for r in rows:
         table.add_row(
-            r["run_id"],
-            r["runbook"],
-            r["status"],
-            str(r["exit_code"]),
-            r["operator"],
-            r["started_at"],
-            (r["reason"] or "")[:50],
+            *(
+                text(v)
+                for v in (
+                    r["run_id"],
+                    r["runbook"],
+                    r["status"],
+                    r["exit_code"],
+                    r["operator"],
+                    r["started_at"],
+                    (r["reason"] or "")[:50],
+                )
+            )
         )
     # A pipe gets rich's 80 columns by default: too narrow for the record.
     (Console() if sys.stdout.isatty() else Console(width=160)).print(table, markup=False)
@@ -77,8 +83,8 @@ def show_run(run_id: str, as_json: bool) -> None:
         "ended_at",
         "artifact_dir",
     ):
-        console.print(f"{key}: {run[key]}", markup=False, highlight=False)
-    console.print(f"parameters: {json.dumps(run['parameters'])}", markup=False, highlight=False)
+        console.print(text(f"{key}: {run[key]}"), highlight=False)
+    console.print(text(f"parameters: {json.dumps(run['parameters'])}"), highlight=False)
     table = Table(title="hosts", title_justify="left")
     for column in (
         "host",
@@ -94,14 +100,19 @@ def show_run(run_id: str, as_json: bool) -> None:
         table.add_column(column)
     for h in run["hosts"]:
         table.add_row(
-            h["host"],
-            h["site"] or "-",
-            h["outcome"],
-            str(h["ok"]),
-            str(h["changed"]),
-            str(h["failed"]),
-            str(h["unreachable"]),
-            h["last_task"] or "-",
-            (h["message"] or "")[:80],
+            *(
+                text(v)
+                for v in (
+                    h["host"],
+                    h["site"] or "-",
+                    h["outcome"],
+                    h["ok"],
+                    h["changed"],
+                    h["failed"],
+                    h["unreachable"],
+                    h["last_task"] or "-",
+                    (h["message"] or "")[:80],
+                )
+            )
         )
     console.print(table, markup=False)

@@ -17,6 +17,7 @@ from runbook import clock
 from runbook.errors import RunbookError
 from runbook.incidents import sla
 from runbook.incidents.records import parse_time
+from runbook.text import visible
 
 TEMPLATES = {"p0": "p0.txt.j2", "p1": "p1.txt.j2", "user": "user.txt.j2", "review": "review.md.j2"}
 STATUS_LABELS = {
@@ -45,6 +46,9 @@ def environment(project: Path | None = None) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # noqa: S701 - plain text and Markdown; HTML channels escape their own
         keep_trailing_newline=True,
+        # Every value a template prints: escape sequences, C1 controls and bidi overrides from
+        # titles and reasons are shown as escapes, in the notices and the review alike.
+        finalize=lambda value: visible(value) if isinstance(value, str) else value,
     )
 
 
