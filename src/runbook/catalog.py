@@ -12,7 +12,7 @@ from typing import Any
 
 import jsonschema
 
-from runbook import yamlfile
+from runbook import clock, yamlfile
 from runbook.errors import RunbookError
 from runbook.paths import content_dir
 
@@ -148,20 +148,28 @@ class Parameter:
             raise RunbookError(f"--{self.name} takes no value")
         text = str(raw)
         if self.type == "integer":
+            return self._integer(text)
+        if self.type == "time":
             try:
-                value = int(text)
-            except ValueError:
-                raise RunbookError(f"--{self.name}: {text!r} is not a whole number") from None
-            if self.minimum is not None and value < self.minimum:
-                raise RunbookError(f"--{self.name}: {value} is below the minimum {self.minimum}")
-            if self.maximum is not None and value > self.maximum:
-                raise RunbookError(f"--{self.name}: {value} is above the maximum {self.maximum}")
-            return value
+                clock.window_start(text)
+            except ValueError as exc:
+                raise RunbookError(f"--{self.name}: {exc}") from None
         if self.type == "choice" and text not in self.choices:
             raise RunbookError(f"--{self.name}: {text!r} is not one of: {', '.join(self.choices)}")
         if self.pattern and not re.fullmatch(self.pattern, text):
             raise RunbookError(f"--{self.name}: {text!r} does not match {self.pattern}")
         return text
+
+    def _integer(self, text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise RunbookError(f"--{self.name}: {text!r} is not a whole number") from None
+        if self.minimum is not None and value < self.minimum:
+            raise RunbookError(f"--{self.name}: {value} is below the minimum {self.minimum}")
+        if self.maximum is not None and value > self.maximum:
+            raise RunbookError(f"--{self.name}: {value} is above the maximum {self.maximum}")
+        return value
 
 
 @dataclass(frozen=True)

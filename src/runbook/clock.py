@@ -6,7 +6,8 @@ Every time the store holds is written by `stamp`, so that sorting the text sorts
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 
 FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -31,3 +32,33 @@ def stamp(when: datetime | str | None = None) -> str:
     elif when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.astimezone(UTC).strftime(FORMAT)
+
+
+#: The furthest back a window may reach: logs are not kept longer, and larger spans overflow.
+MAX_WINDOW = timedelta(days=3650)
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def window_start(text: str, now: datetime | None = None) -> datetime:
+    """`5m`, `1h`, `2d` or an ISO 8601 time as a moment, checked: within the last ten years
+    and not more than a day ahead. ValueError says what is wrong."""
+    now = now or datetime.now(UTC)
+    value = text.strip()
+    match = re.fullmatch(r"(\d{1,9})([smhd])", value)
+    if match:
+        span = timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+        if span > MAX_WINDOW:
+            raise ValueError(f"{text!r} reaches back more than {MAX_WINDOW.days} days")
+        return now - span
+    if re.fullmatch(r"\d+[smhd]", value):
+        raise ValueError(f"{text!r} reaches back more than {MAX_WINDOW.days} days")
+    try:
+        when = parse(value)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a duration (5m, 1h, 2d) or an ISO 8601 time such as "
+            "2026-11-30T02:00:00Z"
+        ) from None
+    if when < now - MAX_WINDOW or when > now + timedelta(days=1):
+        raise ValueError(f"{text!r} is more than {MAX_WINDOW.days} days back or a day ahead")
+    return when

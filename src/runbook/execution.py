@@ -23,7 +23,7 @@ from runbook.catalog import Runbook
 from runbook.errors import ExitCode, RunbookError
 from runbook.events import HostOutcome, RunModel
 from runbook.inventory import Inventory
-from runbook.paths import ansible_plugin_dir, content_dir, state_dir
+from runbook.paths import ansible_plugin_dir, content_dir, private_dir, state_dir
 from runbook.store import Store
 
 #: The only variables of the operator's environment that reach Ansible: nothing secret.
@@ -262,8 +262,8 @@ def exit_code_for(model: RunModel, runner_status: str, interrupted: bool) -> tup
 
 
 def _run_dir(run_id: str) -> Path:
-    runs = state_dir() / "runs"
-    runs.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(state_dir())
+    runs = private_dir(state_dir() / "runs")
     path = runs / run_id
     path.mkdir(mode=0o700)
     (path / "env").mkdir(mode=0o700)

@@ -39,6 +39,15 @@ def state_dir() -> Path:
     return Path(user_state_dir("runbook", appauthor=False))
 
 
+def private_dir(path: Path) -> Path:
+    """`path` as a folder only its owner can enter (0700), made or tightened: the run record
+    and the runs' artifacts hold who did what and why."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
 def sandbox_dir() -> Path:
     """The sandbox fleet's working directory (keys, inventory, per-host trees)."""
     return Path(os.environ.get("RUNBOOK_SANDBOX_DIR", "/var/lib/runbook-sandbox"))

@@ -13,7 +13,7 @@ from typing import Any
 from runbook import clock
 from runbook.errors import ExitCode, RunbookError
 from runbook.events import HostOutcome
-from runbook.paths import state_dir
+from runbook.paths import private_dir, state_dir
 
 #: Append-only: migration N brings a database from user_version N to N + 1. Never edit one.
 MIGRATIONS: tuple[str, ...] = (
@@ -161,7 +161,14 @@ class Store:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or default_path()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if self.path.parent == state_dir():
+                private_dir(self.path.parent)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # 0600 from the first byte: the record holds reasons, operators and incidents.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            if self.path.stat().st_mode & 0o077:
+                self.path.chmod(0o600)
             self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise RunbookError(

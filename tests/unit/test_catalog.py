@@ -205,3 +205,21 @@ def test_a_bad_project_file_fails_only_its_runbook(tmp_path: Path) -> None:
     assert "status" not in books  # never the shipped one in the broken override's place
     assert set(books.broken) == {"bomb", "status"}
     assert "aliases" in str(books.broken["bomb"])
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("99999999999d", "more than 3650 days"),
+        ("5000d", "more than 3650 days"),
+        ("2026-13-01T00:00:00Z", "not a duration"),
+        ("1900-01-01T00:00:00Z", "more than 3650 days back"),
+        ("tomorrow", "not a duration"),
+    ],
+)
+def test_absurd_windows_are_refused_on_the_controller(value: str, why: str) -> None:
+    """--since 99999999999d crashed on every host; now it is exit 2 before anything runs."""
+    since = next(p for p in catalog.load()["log-scan"].parameters if p.name == "since")
+    with pytest.raises(RunbookError, match=f"--since: .*{why}"):
+        since.convert(value)
+    assert since.convert("5m") == "5m"

@@ -80,3 +80,13 @@ def test_p0_escalates_through_the_levels(incidents: Incidents) -> None:
     assert incidents.escalate(i, "b") == 3
     with pytest.raises(RunbookError, match="at L3 already"):
         incidents.escalate(i, "c")
+
+
+def test_incident_texts_have_limits(incidents: Incidents) -> None:
+    with pytest.raises(RunbookError, match="title is 201 characters; at most 200"):
+        incidents.open("x" * 201, "P1")
+    with pytest.raises(RunbookError, match="title is one line"):
+        incidents.open("one\ntwo", "P1")
+    i = incidents.open("fine", "P1")
+    with pytest.raises(RunbookError, match="root_cause is 2001 characters"):
+        incidents.update(i, root_cause="y" * 2001)

@@ -233,3 +233,8 @@ def test_a_request_time_that_is_not_a_number_is_unparsed() -> None:
     line = b'1.2.3.4 - - [27/Nov/2026:14:00:01 +0000] "GET / HTTP/1.1" 200 1 "-" "-" .'
     stats = ls.access_stats(io.BytesIO(line + b"\n"))
     assert stats["requests"] == 0 and stats["unparsed_lines"] == 1
+
+
+def test_a_window_past_any_calendar_is_an_error_not_a_crash() -> None:
+    with pytest.raises(ValueError, match="further than any calendar"):
+        ls.parse_since("99999999999d")

@@ -123,3 +123,18 @@ def test_one_timestamp_format_and_old_stamps_migrated(tmp_path: Path) -> None:
         assert row[0] == "2026-11-27T10:00:00Z"
         new_run(store, "r1", "2026-11-27T10:00:00+00:00")
         assert store.run("r1")["started_at"] == "2026-11-27T10:00:00Z"
+
+
+def test_the_record_and_the_state_folder_are_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """runbook.sqlite3 was 0644, and an existing 0755 state folder was left as it was."""
+    state = tmp_path / "state"
+    state.mkdir(mode=0o755)
+    state.chmod(0o755)
+    monkeypatch.setenv("RUNBOOK_STATE_DIR", str(state))
+    monkeypatch.delenv("RUNBOOK_DB", raising=False)
+    with Store() as store:
+        assert store.path.parent == state
+    assert state.stat().st_mode & 0o777 == 0o700
+    assert (state / "runbook.sqlite3").stat().st_mode & 0o777 == 0o600

@@ -15,6 +15,9 @@ from runbook.incidents import priorities
 from runbook.store import Store
 
 STATUSES = ("investigating", "mitigating", "monitoring", "resolved")
+#: Longest title, and longest other text (impact, root cause, ...), as --reason's limit.
+MAX_TITLE = 200
+MAX_TEXT = 2000
 LEVELS = {1: "L1 on-call developer", 2: "L2 lead developer", 3: "L3 CTO / technical director"}
 EDITABLE = (
     "title",
@@ -34,6 +37,17 @@ def now() -> str:
 
 
 parse_time = clock.parse
+
+
+def check_text(field: str, value: str | None) -> None:
+    """Titles up to MAX_TITLE characters on one line, other texts up to MAX_TEXT."""
+    if value is None:
+        return
+    limit = MAX_TITLE if field == "title" else MAX_TEXT
+    if len(value) > limit:
+        raise RunbookError(f"the incident's {field} is {len(value)} characters; at most {limit}")
+    if field == "title" and ("\n" in value or "\r" in value):
+        raise RunbookError("an incident's title is one line")
 
 
 @dataclass
@@ -57,6 +71,9 @@ class Incidents:
         priorities.get(priority)
         if not title.strip():
             raise RunbookError("an incident needs a title")
+        check_text("title", title)
+        for name, value in (("impact", impact), ("owner", owner)):
+            check_text(name, value)
         at = clock.stamp(at)
         with self.store.transaction():
             cursor = self.db.execute(
@@ -124,6 +141,8 @@ class Incidents:
     def update(self, incident_id: int, at: str | None = None, **fields: str | None) -> None:
         current = self.get(incident_id)
         changes = {k: v for k, v in fields.items() if v is not None and k in EDITABLE}
+        for key, value in changes.items():
+            check_text(key, value)
         unknown = set(fields) - set(EDITABLE) - {"status", "priority"}
         if unknown:
             raise RunbookError(f"incident fields: {', '.join(sorted(unknown))} cannot be set")

@@ -653,7 +653,10 @@ def parse_since(text: str, now: Optional[datetime.datetime] = None) -> datetime.
     match = re.fullmatch(r"(\d+)([smhd])", text.strip())
     if match:
         unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
-        return now - datetime.timedelta(**{unit: int(match.group(1))})
+        try:
+            return now - datetime.timedelta(**{unit: int(match.group(1))})
+        except OverflowError:
+            raise ValueError(f"{text!r} reaches back further than any calendar") from None
     try:
         when = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
