@@ -135,3 +135,75 @@ def test_a_second_plugin_is_configuration(tmp_path: Path, state_dir: Path) -> No
     (tmp_path / "other.yml").write_text("runbook_target: {slug: 'Bad Slug'}\n")
     with pytest.raises(RunbookError, match=r"other.yml: field slug: 'Bad Slug' is not valid"):
         Workspace(project=tmp_path).profile()
+
+
+def _p0_run(ws: Workspace, run_id: str, code: ExitCode, changed: int) -> object:
+    from runbook.events import HostOutcome, RunModel
+    from runbook.execution import RunRequest, RunResult
+    from runbook.inventory import Inventory
+
+    book = ws.runbook("p0-rollback")
+    model = RunModel.for_hosts({"alpha-1": "alpha"})
+    state = model.hosts["alpha-1"]
+    state.seen, state.ok, state.changed = True, 3, changed
+    with ws.store() as store:
+        store.start_run(
+            run_id=run_id,
+            runbook=book.name,
+            parameters={},
+            reason="admin crashes",
+            operator="ops",
+            inventory="inv",
+            host_limit=None,
+            check_mode=False,
+            started_at="2026-11-29T10:00:00Z",
+            artifact_dir="/tmp/a",
+        )
+        store.finish_run(
+            run_id,
+            status="successful",
+            exit_code=int(code),
+            ended_at="2026-11-29T10:01:00Z",
+            hosts=[HostOutcome.of(state)],
+            summary={},
+        )
+    request = RunRequest(
+        book, {}, Inventory((), "-i"), {"alpha-1": "alpha"}, reason="admin crashes"
+    )
+    return RunResult(
+        run_id,
+        request,
+        model,
+        "successful",
+        code,
+        "2026-11-29T10:00:00Z",
+        "2026-11-29T10:01:00Z",
+        60.0,
+        Path("/tmp"),
+        0,
+        False,
+    )
+
+
+def test_one_incident_per_emergency(ws: Workspace) -> None:
+    """Every refused or retried p0-rollback opened another P0 incident."""
+    from runbook.incidents.records import Incidents
+    from runbook.service.runs import attach_incident
+
+    book = ws.runbook("p0-rollback")
+    said: list[str] = []
+    first = _p0_run(ws, "r1", ExitCode.OK, 1)
+    assert attach_incident(ws, book, first, None, said.append) == 1  # type: ignore[arg-type]
+    again = _p0_run(ws, "r2", ExitCode.HOSTS_FAILED, 1)
+    assert attach_incident(ws, book, again, None, said.append) == 1  # type: ignore[arg-type]
+    assert "joins P0 incident 1" in said[-1]
+    refused = _p0_run(ws, "r3", ExitCode.LOCK_HELD, 0)
+    assert attach_incident(ws, book, refused, None, said.append) is None  # type: ignore[arg-type]
+    with ws.store() as store:
+        incidents = Incidents(store)
+        assert [i["id"] for i in incidents.all(True)] == [1]
+        assert [r["run_id"] for r in incidents.runs(1)] == ["r1", "r2"]
+        incidents.update(1, status="resolved")
+    later = _p0_run(ws, "r4", ExitCode.OK, 1)
+    assert attach_incident(ws, book, later, None, said.append) == 2  # type: ignore[arg-type]
+    assert later.incident_id == 2  # type: ignore[attr-defined]

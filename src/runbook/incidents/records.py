@@ -238,6 +238,20 @@ class Incidents:
             )
         return level
 
+    def open_for_sites(self, priority: str, sites: list[str]) -> int | None:
+        """The newest unresolved incident of this priority with a run on any of these sites."""
+        if not sites:
+            return None
+        row = self.db.execute(
+            "SELECT i.id FROM incidents i JOIN runs r ON r.incident_id = i.id "
+            "JOIN run_hosts h ON h.run_id = r.id "
+            "WHERE i.status != 'resolved' AND i.priority = ? "
+            "AND h.site IN (SELECT value FROM json_each(?)) "
+            "ORDER BY i.opened_at DESC, i.id DESC LIMIT 1",
+            (priority, json.dumps(sites)),
+        ).fetchone()
+        return int(row[0]) if row else None
+
     def reminded(self, incident_id: int, at: str | None = None) -> None:
         """A P1 reminder went out: the next one is due a period from now."""
         with self.store.transaction():

@@ -214,11 +214,16 @@ def run(
     result.incident_id = options.incident
     if file_on_incident:
         try:
-            result.incident_id = attach_incident(ws, book, result, options.incident, warn)
-        except (RunbookError, OSError) as exc:
-            warn(f"runbook: warning: the run was not put on an incident: {exc}")
-        except Exception as exc:  # sqlite3.Error and the like: the run stands
-            warn(f"runbook: warning: the run was not put on an incident: {exc!r}")
+            attach_incident(ws, book, result, options.incident, warn)
+        except Exception as exc:  # RunbookError, sqlite3.Error, OSError: the run stands
+            what = str(exc) if isinstance(exc, RunbookError | OSError) else repr(exc)
+            if result.incident_id is None:
+                warn(f"runbook: warning: the run was not put on an incident: {what}")
+            else:
+                warn(
+                    f"runbook: warning: the run is on incident {result.incident_id}, but its "
+                    f"record there may be incomplete: {what}"
+                )
     return result
 
 
@@ -229,7 +234,9 @@ def attach_incident(
     incident_id: int | None,
     warn: Callable[[str], None],
 ) -> int | None:
-    """Put the run on its incident's timeline; a P0 runbook run without one opens one."""
+    """Put the run on its incident's timeline. A P0 runbook run without one joins the open P0
+    incident of its sites, or opens one; a run refused before it changed anything opens none.
+    `result.incident_id` is set as soon as the incident is known, whatever fails after."""
     from runbook.incidents.timeline import record_run
 
     if result.request.check:
@@ -237,16 +244,30 @@ def attach_incident(
     with ws.store() as store:
         incidents = Incidents(store)
         if incident_id is None and book.priority == "P0":
-            title = result.request.reason or f"{book.name} run {result.run_id}"
-            incident_id = incidents.open(
-                title, "P0", classification=f"opened by {book.name}", at=result.started_at
-            )
-            warn(f"runbook: opened P0 incident {incident_id} for this run")
+            if refused_untouched(result):
+                return None
+            sites = sorted({s for s in result.request.hosts.values() if s})
+            incident_id = incidents.open_for_sites("P0", sites)
+            if incident_id is not None:
+                warn(f"runbook: this run joins P0 incident {incident_id}, open for these sites")
+            else:
+                title = result.request.reason or f"{book.name} run {result.run_id}"
+                incident_id = incidents.open(
+                    title, "P0", classification=f"opened by {book.name}", at=result.started_at
+                )
+                warn(f"runbook: opened P0 incident {incident_id} for this run")
         if incident_id is not None:
+            result.incident_id = incident_id
             record_run(incidents, incident_id, result)
             for failed in send_notices(ws, store, book.notify, incident_id):
                 warn(f"runbook: warning: {failed}")
     return incident_id
+
+
+def refused_untouched(result: RunResult) -> bool:
+    """The run stopped before changing anything: a lock held elsewhere, or bad input."""
+    refused = result.exit_code in (ExitCode.LOCK_HELD, ExitCode.USAGE, ExitCode.ABORTED)
+    return refused and not any(s.changed for s in result.model.hosts.values())
 
 
 def send_notices(
