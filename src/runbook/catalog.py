@@ -106,6 +106,25 @@ MAGIC_VARIABLES = frozenset(
 )
 
 
+#: runbook's own variables that -e may set (waves, the failure budget, where locks live).
+OPERATOR_VARIABLES = frozenset(
+    {"runbook_serial", "runbook_max_fail_percentage", "runbook_lock_dir"}
+)
+
+
+def extra_var_problem(var: str) -> str | None:
+    """Why -e may not set `var` (None: it may): runbook's internals and the roles' inputs are
+    set by its options and the inventory, where the run record sees them."""
+    if var in OPERATOR_VARIABLES or var.startswith("ansible_"):
+        return None
+    if var.startswith(("runbook_", "_")):
+        return "it is runbook's own (use its options: --force-unlock, --reason, ...)"
+    problem = variable_problem(var)
+    if problem and "role" in problem:
+        return f"{problem}; set it in the inventory (group_vars, host_vars)"
+    return None
+
+
 def variable_problem(var: str) -> str | None:
     """Why a parameter's Ansible name is refused (None: it is fine)."""
     if var.startswith(("ansible_", "runbook_", "_")):

@@ -326,6 +326,8 @@ def execute(
         check_mode=request.check,
         started_at=started_at,
         artifact_dir=str(run_dir / "artifacts" / run_id),
+        # What the operator gave with -e (and --force-unlock), secrets redacted by the store.
+        extra_vars={k: v for k, v in request.extra_vars.items() if k != "runbook_target"},
     )
 
     def handle(event: dict[str, Any]) -> bool:

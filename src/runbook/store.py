@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -143,7 +145,27 @@ MIGRATIONS: tuple[str, ...] = (
             ("decisions", "created_at"),
         )
     ),
+    # -e as given (JSON, secrets redacted by name); the machine and process that ran it (a run
+    # still "running" whose process is gone is abandoned). No SQL comments in ALTER TABLE:
+    # SQLite keeps them in the table's schema text.
+    "ALTER TABLE runs ADD COLUMN extra_vars TEXT;"
+    "ALTER TABLE runs ADD COLUMN controller TEXT;"
+    "ALTER TABLE runs ADD COLUMN pid INTEGER",
 )
+
+
+SECRET_NAME = re.compile(r"pass|secret|token|key|credential|auth|cookie", re.IGNORECASE)
+
+
+def redact(values: Any) -> Any:
+    """`values` with every value under a secret-looking name replaced (nested too)."""
+    if isinstance(values, dict):
+        return {
+            k: "<redacted>" if SECRET_NAME.search(str(k)) else redact(v) for k, v in values.items()
+        }
+    if isinstance(values, list):
+        return [redact(v) for v in values]
+    return values
 
 
 def default_path() -> Path:
@@ -241,12 +263,14 @@ class Store:
         check_mode: bool,
         started_at: str,
         artifact_dir: str,
+        extra_vars: dict[str, Any] | None = None,
     ) -> None:
         with self.transaction():
             self.db.execute(
                 "INSERT INTO runs (id, runbook, parameters, reason, operator, inventory, "
-                "host_limit, check_mode, started_at, status, artifact_dir) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+                "host_limit, check_mode, started_at, status, artifact_dir, extra_vars, "
+                "controller, pid) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
                 (
                     run_id,
                     runbook,
@@ -258,6 +282,9 @@ class Store:
                     int(check_mode),
                     clock.stamp(started_at),
                     artifact_dir,
+                    json.dumps(redact(extra_vars or {}), default=str),
+                    socket.gethostname(),
+                    os.getpid(),
                 ),
             )
 
@@ -347,6 +374,7 @@ class Store:
         run = {"run_id": run.pop("id"), **run}
         run["parameters"] = json.loads(run["parameters"])
         run["summary"] = json.loads(run["summary"]) if run["summary"] else None
+        run["extra_vars"] = json.loads(run["extra_vars"]) if run.get("extra_vars") else {}
         run["check_mode"] = bool(run["check_mode"])
         return run
 

@@ -139,6 +139,17 @@ def print_summary(console: Console, result: RunResult) -> None:
             + text(f": {state.message}" if state.message else ""),
             highlight=False,
         )
+    for site_name, report in result.model.site_reports.items():
+        taken = report.get("lock_taken_over")
+        if taken:
+            console.print(
+                text(
+                    f"LOCK TAKEN OVER: site {site_name} from run {taken['from'].get('run_id')} "
+                    f"({taken['from'].get('owner')}: {taken['from'].get('reason')!r}), "
+                    f"{taken['why']}",
+                    "bold yellow",
+                )
+            )
     if result.interrupted:
         console.print(
             text("interrupted", "bold red")

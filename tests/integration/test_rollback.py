@@ -353,6 +353,10 @@ def test_force_unlock_is_recorded(fleet_, runbook_cli) -> None:
     assert not lock.exists()
     run = runbook_cli("runs", "show", result.json()["run_id"], "--json").json()
     assert run["parameters"]["force_unlock"] is True
+    # The takeover itself is evidence: whose lock, and why it could be taken.
+    taken = run["summary"]["sites"]["alpha"]["lock_taken_over"]
+    assert taken["from"]["run_id"] == "20261127T090000Z-other"
+    assert taken["why"] == "forced (--force-unlock)"
 
 
 def test_two_rollbacks_at_once(fleet_, runbook_cli) -> None:

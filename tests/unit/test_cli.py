@@ -318,3 +318,17 @@ def test_hostile_reasons_print_as_text_in_the_record(
         assert "\x1b" not in out and "\u202e" not in out
         assert "[/bold]" in out
     assert "<U+202E>evil" in out  # runs show: the whole reason
+
+
+def test_extra_vars_may_not_set_runbooks_or_the_roles_internals(
+    state_dir: Path, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """-e site_lock_force=true broke another run's lock with nothing in the record."""
+    for given, why in (
+        ("site_lock_force=true", "an input of the site_lock role; set it in the inventory"),
+        ("runbook_force_unlock=true", "runbook's own"),
+        ('{"runbook_params": {"backup": "x"}}', "runbook's own"),
+    ):
+        code, _, err = run_main(["status", "-i", str(project / "hosts.yml"), "-e", given], capsys)
+        assert code == ExitCode.USAGE, given
+        assert "refused" in err and why in err, err

@@ -138,3 +138,27 @@ def test_the_record_and_the_state_folder_are_private(
         assert store.path.parent == state
     assert state.stat().st_mode & 0o777 == 0o700
     assert (state / "runbook.sqlite3").stat().st_mode & 0o777 == 0o600
+
+
+def test_extra_vars_are_recorded_with_secrets_redacted(tmp_path: Path) -> None:
+    with Store(tmp_path / "db.sqlite3") as store:
+        store.start_run(
+            run_id="r1",
+            runbook="status",
+            parameters={},
+            reason=None,
+            operator="ops",
+            inventory="inv",
+            host_limit=None,
+            check_mode=False,
+            started_at="2026-11-27T10:00:00Z",
+            artifact_dir="/tmp/a",
+            extra_vars={"runbook_serial": "2", "db_password": "hunter2", "api": {"token": "t"}},
+        )
+        run = store.run("r1")
+    assert run["extra_vars"] == {
+        "runbook_serial": "2",
+        "db_password": "<redacted>",
+        "api": {"token": "<redacted>"},
+    }
+    assert run["controller"] and run["pid"]

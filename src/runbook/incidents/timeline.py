@@ -40,6 +40,15 @@ def record_run(incidents: Incidents, incident_id: int, result: RunResult) -> Non
             at=state.observed_at or result.ended_at,
         )
     for site, report in result.model.site_reports.items():
+        taken = report.get("lock_taken_over")
+        if taken:
+            incidents.record(
+                incident_id,
+                "lock",
+                f"{site}: lock of run {taken['from'].get('run_id')} taken over, {taken['why']}",
+                {"site": site, **taken},
+                at=result.ended_at,
+            )
         for option, change in (report.get("options_changed") or {}).items():
             incidents.record(
                 incident_id,

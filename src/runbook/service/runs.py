@@ -12,7 +12,7 @@ from typing import Any
 
 from runbook import inventory as inv
 from runbook import yamlfile
-from runbook.catalog import COMMON_OPTIONS, Runbook
+from runbook.catalog import COMMON_OPTIONS, Runbook, extra_var_problem
 from runbook.errors import ExitCode, RunbookError
 from runbook.events import RunModel
 from runbook.execution import RunRequest, RunResult, execute
@@ -163,6 +163,10 @@ def prepare(
     reason = check_reason(book, options.reason)
     params = collect_params(book, raw_params)
     extra = dict(options.extra_vars)
+    for name in extra:
+        problem = extra_var_problem(str(name))
+        if problem:
+            raise RunbookError(f"-e {name}: refused: {problem}")
     if options.force_unlock:
         # Recorded with the parameters, so the run record shows who broke whose lock.
         params["force_unlock"] = True

@@ -188,7 +188,14 @@ def main():
         )
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(lock, handle)
-    module.exit_json(changed=True, lock=lock, runbook_report={"site": {"lock": lock}}, **result)
+    site_report = {"lock": lock}
+    if current is not None:
+        # Every takeover is evidence: whose lock, and why it could be taken.
+        site_report["lock_taken_over"] = {
+            "from": current,
+            "why": "forced (--force-unlock)" if "forced_from" in result else "expired",
+        }
+    module.exit_json(changed=True, lock=lock, runbook_report={"site": site_report}, **result)
 
 
 if __name__ == "__main__":
