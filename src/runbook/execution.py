@@ -6,11 +6,13 @@ import getpass
 import os
 import secrets
 import shlex
+import shutil
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -207,6 +209,8 @@ class RunResult:
     interrupted: bool
     #: The incident the run was filed on (set by the service layer after the run).
     incident_id: int | None = None
+    #: Why the run's end could not be recorded, if it could not (the summary says so).
+    record_error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         hosts = {
@@ -237,6 +241,7 @@ class RunResult:
             "sites": self.model.site_reports,
             "artifact_dir": str(self.artifact_dir),
             "incident": self.incident_id,
+            **({"record_error": self.record_error} if self.record_error else {}),
         }
 
 
@@ -280,7 +285,7 @@ def execute(
     import ansible_runner
 
     run_id = new_run_id()
-    run_dir = _run_dir(run_id)
+    run_dir = _new_run_dir(run_id)
     started_at = clock.stamp()
     started = time.monotonic()
     book = request.runbook
@@ -294,20 +299,9 @@ def execute(
         "check": request.check,
         "params": request.params,
     }
-    # The parameters go in one namespace: a catalog parameter can never become an Ansible
-    # connection or magic variable, or a role's own.
-    extravars: dict[str, Any] = {
-        **request.extra_vars,
-        "runbook_params": request.params,
-        "runbook_run": context,
-    }
-    if book.serial is not None:
-        extravars.setdefault("runbook_serial", book.serial)
-    if book.max_fail_percentage is not None:
-        extravars.setdefault("runbook_max_fail_percentage", book.max_fail_percentage)
     # ansible-runner passes env/extravars as `-e @file`: every string in it is !unsafe.
     (run_dir / "env" / "extravars").write_text(
-        yaml.dump(mark_unsafe(extravars), Dumper=_VarsDumper, sort_keys=True)
+        yaml.dump(mark_unsafe(_extravars(request, context)), Dumper=_VarsDumper, sort_keys=True)
     )
     cmdline = []
     if request.check:
@@ -315,7 +309,13 @@ def execute(
     if request.diff:
         cmdline.append("--diff")
     model = RunModel.for_hosts(request.hosts)
-    store.start_run(
+    # Runs of this controller still "running" whose process is gone were killed (kill -9, a
+    # crash): say so in the record before this one starts.
+    with suppress(sqlite3.Error):  # the start below reports a record that cannot be written
+        store.mark_abandoned()
+    # Before anything is locked or changed: a record that cannot be written stops here (exit 8).
+    _recorded_start(
+        store,
         run_id=run_id,
         runbook=book.name,
         parameters=request.params,
@@ -386,7 +386,7 @@ def execute(
         rc=runner.rc,
         interrupted=interrupted,
     )
-    _finish(
+    result.record_error = _finish(
         store,
         run_id,
         model,
@@ -403,6 +403,35 @@ def execute(
         ended_at,
     )
     return result
+
+
+def _new_run_dir(run_id: str) -> Path:
+    """The run's private folder, once the state folder has room for its record."""
+    check_state_space()
+    try:
+        return _run_dir(run_id)
+    except OSError as exc:
+        raise RunbookError(
+            f"cannot make the run's folder in {state_dir()}: {exc.strerror or exc}; "
+            "nothing was run",
+            ExitCode.ENVIRONMENT,
+        ) from None
+
+
+def _extravars(request: RunRequest, context: dict[str, Any]) -> dict[str, Any]:
+    """What the playbook gets. The parameters go in one namespace: a catalog parameter can
+    never become an Ansible connection or magic variable, or a role's own."""
+    book = request.runbook
+    extravars: dict[str, Any] = {
+        **request.extra_vars,
+        "runbook_params": request.params,
+        "runbook_run": context,
+    }
+    if book.serial is not None:
+        extravars.setdefault("runbook_serial", book.serial)
+    if book.max_fail_percentage is not None:
+        extravars.setdefault("runbook_max_fail_percentage", book.max_fail_percentage)
+    return extravars
 
 
 def _ansible_said(artifacts: Path, lines: int = 12) -> str:
@@ -424,12 +453,49 @@ def _finish(
     code: ExitCode,
     summary: dict[str, Any],
     ended_at: str | None = None,
-) -> None:
-    store.finish_run(
-        run_id,
-        status=status,
-        exit_code=int(code),
-        ended_at=ended_at or clock.stamp(),
-        hosts=model.outcomes(),
-        summary=summary,
-    )
+) -> str | None:
+    """Record how the run ended. The fleet work is done whatever happens here: a record that
+    cannot be written (disk full, database gone) is said, not raised, so that the summary and
+    --json still reach the operator. Returns what went wrong, if anything."""
+    try:
+        store.finish_run(
+            run_id,
+            status=status,
+            exit_code=int(code),
+            ended_at=ended_at or clock.stamp(),
+            hosts=model.outcomes(),
+            summary=summary,
+        )
+    except (sqlite3.Error, OSError) as exc:
+        return f"the run record {store.path} could not be written: {exc}"
+    return None
+
+
+#: Free space the state folder needs before a run starts: the record, the artifacts.
+MIN_FREE_BYTES = 32 << 20
+
+
+def check_state_space() -> None:
+    """Refuse to start a run (exit 8) when the state folder cannot hold its record."""
+    folder = state_dir()
+    probe = folder if folder.exists() else folder.parent
+    try:
+        free = shutil.disk_usage(probe).free
+    except OSError:
+        return  # an unknown size is not a reason to refuse; the record's write will tell
+    if free < MIN_FREE_BYTES:
+        raise RunbookError(
+            f"the state folder {folder} has {free // 1024} KiB free, less than "
+            f"{MIN_FREE_BYTES >> 20} MiB: free some space; nothing was run",
+            ExitCode.ENVIRONMENT,
+        )
+
+
+def _recorded_start(store: Store, **fields: Any) -> None:
+    try:
+        store.start_run(**fields)
+    except (sqlite3.Error, OSError) as exc:
+        raise RunbookError(
+            f"the run record {store.path} cannot be written ({exc}): nothing was run",
+            ExitCode.ENVIRONMENT,
+        ) from None

@@ -168,6 +168,23 @@ def redact(values: Any) -> Any:
     return values
 
 
+def process_alive(pid: int | None) -> bool:
+    """Whether `pid` is a live runbook process on this machine (a reused pid is not)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return b"runbook" in handle.read()
+    except OSError:
+        return True  # no /proc: the signal said it exists
+
+
 def default_path() -> Path:
     env = os.environ.get("RUNBOOK_DB")
     return Path(env) if env else state_dir() / "runbook.sqlite3"
@@ -324,6 +341,25 @@ class Store:
                     for h in hosts
                 ],
             )
+
+    def mark_abandoned(self) -> list[str]:
+        """Runs of this controller still "running" whose process is gone: `abandoned`, with
+        the time it was noticed. Returns their ids."""
+        here = socket.gethostname()
+        gone = [
+            row["id"]
+            for row in self.db.execute(
+                "SELECT id, pid FROM runs WHERE status = 'running' AND controller = ?", (here,)
+            )
+            if not process_alive(row["pid"])
+        ]
+        if gone:
+            with self.transaction():
+                self.db.executemany(
+                    "UPDATE runs SET status = 'abandoned', ended_at = ? WHERE id = ?",
+                    [(clock.stamp(), run_id) for run_id in gone],
+                )
+        return gone
 
     def runs(self, limit: int = 20, runbook: str | None = None) -> list[dict[str, Any]]:
         query = "SELECT * FROM runs"

@@ -124,6 +124,10 @@ def print_summary(console: Console, result: RunResult) -> None:
         ),
         highlight=False,
     )
+    if result.record_error:
+        console.print(
+            text(f"NOT RECORDED: {result.record_error}; this summary is the record", "bold red")
+        )
     if result.model.error:
         console.print(text("the playbook failed before any host did; Ansible said:", "bold red"))
         console.print(text(result.model.error), highlight=False)

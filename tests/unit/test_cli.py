@@ -332,3 +332,20 @@ def test_extra_vars_may_not_set_runbooks_or_the_roles_internals(
         code, _, err = run_main(["status", "-i", str(project / "hosts.yml"), "-e", given], capsys)
         assert code == ExitCode.USAGE, given
         assert "refused" in err and why in err, err
+
+
+def test_a_full_state_disk_stops_a_run_before_anything_is_touched(
+    state_dir: Path,
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the state folder full a run took the locks, then crashed with exit 1."""
+    from runbook import execution
+
+    monkeypatch.setattr(execution, "MIN_FREE_BYTES", 1 << 60)
+    code, _, err = run_main(["status", "-i", str(project / "hosts.yml")], capsys)
+    assert code == ExitCode.ENVIRONMENT
+    assert "free some space; nothing was run" in err
+    code, out, _ = run_main(["runs", "--json"], capsys)
+    assert json.loads(out) == []

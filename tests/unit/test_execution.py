@@ -71,3 +71,15 @@ def test_plain_strings_stay_strings_for_ansible() -> None:
     assert "since: '2026-11-27T12:00:00Z'" in text  # quoted: not a timestamp
     assert "reason: 'yes'" in text  # quoted: not a boolean
     assert yaml.safe_load(text) == {"since": "2026-11-27T12:00:00Z", "reason": "yes"}
+
+
+def test_a_record_that_cannot_be_written_is_said_not_raised(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Mid-run, a full disk made the run crash with exit 1 and no summary."""
+    from runbook.errors import ExitCode
+    from runbook.events import RunModel
+    from runbook.store import Store
+
+    store = Store(tmp_path / "db.sqlite3")
+    store.close()  # as good as a disk that refuses every write
+    said = execution._finish(store, "r1", RunModel(), "successful", ExitCode.OK, {})
+    assert said is not None and "could not be written" in said

@@ -162,3 +162,26 @@ def test_extra_vars_are_recorded_with_secrets_redacted(tmp_path: Path) -> None:
         "api": {"token": "<redacted>"},
     }
     assert run["controller"] and run["pid"]
+
+
+def test_runs_whose_process_is_gone_are_abandoned(tmp_path: Path) -> None:
+    """A run killed with SIGKILL stayed "running" forever."""
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "runbook"])
+    try:
+        with Store(tmp_path / "db.sqlite3") as store:
+            for run_id in ("killed", "going"):
+                new_run(store, run_id)
+            store.db.execute("UPDATE runs SET pid = ? WHERE id = 'killed'", (dead.pid,))
+            store.db.execute("UPDATE runs SET pid = ? WHERE id = 'going'", (alive.pid,))
+            assert store.mark_abandoned() == ["killed"]
+            assert store.run("killed")["status"] == "abandoned"
+            assert store.run("killed")["ended_at"]
+            assert store.run("going")["status"] == "running"
+    finally:
+        alive.kill()
+        alive.wait()
