@@ -376,3 +376,76 @@ def test_a_new_channel_is_one_registry_line() -> None:
     }
     for kind, cls in channels.REGISTRY.items():
         assert cls.kind == kind and issubclass(cls, channels.Channel)
+
+
+class Trickle(BaseHTTPRequestHandler):
+    """A receiver that answers one header line every 0.3 s, for a minute: never a timeout
+    between two reads, never an answer."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        for n in range(200):
+            try:
+                self.wfile.write(f"X-Slow-{n}: 1\r\n".encode())
+                self.wfile.flush()
+            except OSError:
+                return
+            time.sleep(0.3)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class Moved(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(302)
+        self.send_header("Location", "http://127.0.0.1:9/elsewhere")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}/hook"
+
+
+INCIDENT = {"id": 1, "title": "t", "priority": "P0", "status": "investigating"}
+
+
+@pytest.mark.timeout(60)
+def test_a_slow_receiver_cannot_hold_the_sender(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One header line every 2 s kept notify (and a p0-rollback that notified) running past
+    150 s with no exit code: each attempt is now bounded as a whole, and all by a deadline."""
+    httpd, url = serve(Trickle)
+    monkeypatch.setenv("SLOW_URL", url)
+    chat = channels.REGISTRY["slack"]("chat", {"url": "env:SLOW_URL"})
+    delivery = channels.send(
+        chat, channels.Message("s", "b", INCIDENT, "p0"), timeout=0.5, attempts=2, wait=0.05
+    )
+    assert not delivery.ok
+    assert [a.detail for a in delivery.attempts] == ["timed out: no answer within 0.5 s"] * 2
+    delivery = channels.send(
+        chat,
+        channels.Message("s", "b", INCIDENT, "p0"),
+        timeout=5,
+        attempts=3,
+        deadline=time.monotonic() + 0.5,
+    )
+    assert not delivery.ok and delivery.attempts[0].detail.startswith("timed out")
+    httpd.shutdown()
+
+
+def test_a_redirect_is_not_a_delivery(monkeypatch: pytest.MonkeyPatch) -> None:
+    httpd, url = serve(Moved)
+    monkeypatch.setenv("MOVED_URL", url)
+    hook = channels.REGISTRY["slack"]("chat", {"url": "env:MOVED_URL"})
+    delivery = channels.send(hook, channels.Message("s", "b", INCIDENT, "p0"), attempts=1)
+    assert not delivery.ok
+    assert delivery.error == "HTTP 302: a redirect, not a delivery"
+    httpd.shutdown()

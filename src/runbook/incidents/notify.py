@@ -24,6 +24,7 @@ def notify(
     event_action: str = "trigger",
     timeout: float = 10,
     target: Profile | None = None,
+    deadline: float | None = None,
 ) -> dict[str, Any]:
     """Send one template about one incident; every attempt goes on its timeline.
 
@@ -83,6 +84,7 @@ def notify(
                 timeout=timeout,
                 all_incidents=lambda: incidents.all(True),
                 on_attempt=attempt,
+                deadline=deadline,
             )
         except Exception as exc:  # send() never raises; recording an attempt might
             delivery = channels.Delivery(channel.name, False, error=f"{exc.__class__.__name__}")

@@ -4,6 +4,7 @@ put the run on its incident and tell people. The CLI, the monitor and the rollou
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from runbook.incidents.records import Incidents
 from runbook.service.workspace import Workspace
 
 MAX_REASON = 2000
+#: How long all the notices of one run may take together.
+NOTICES_SECONDS = 45.0
 
 #: Called with (model, event) for each ansible-runner event: the progress view.
 OnEvent = Callable[[RunModel, dict[str, Any]], None]
@@ -283,8 +286,13 @@ def send_notices(
 
     if not templates or not load(ws.project)[1]:
         return
+    # All of a run's notices together end within NOTICES_SECONDS: telling people never holds a
+    # rollback's exit code back for long.
+    deadline = time.monotonic() + NOTICES_SECONDS
     for template in templates:
-        out = notify(store, ws.project, incident_id, template, target=ws.profile())
+        out = notify(
+            store, ws.project, incident_id, template, target=ws.profile(), deadline=deadline
+        )
         for delivery in out["deliveries"]:
             if not delivery["ok"]:
                 yield f"{template} via {delivery['channel']} failed: {delivery['error']}"

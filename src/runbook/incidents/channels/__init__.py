@@ -13,6 +13,8 @@ A new channel type is one module here with a `Channel` subclass, and one line in
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -89,6 +91,31 @@ def load(project: Path | None) -> tuple[dict[str, Any], list[Channel]]:
     return levels, channels
 
 
+def bounded(call: Callable[[], str], limit: float) -> str:
+    """`call()`, or Retryable once `limit` seconds have passed without its answer.
+
+    The call runs in a daemon thread: one that never returns is left behind and cannot keep
+    the process alive, while the caller goes on.
+    """
+    outcome: list[Any] = []
+
+    def target() -> None:
+        try:
+            outcome.append(("ok", call()))
+        except BaseException as exc:  # handed to the caller
+            outcome.append(("error", exc))
+
+    worker = threading.Thread(target=target, name="runbook-notify", daemon=True)
+    worker.start()
+    worker.join(limit)
+    if not outcome:
+        raise Retryable(f"timed out: no answer within {limit:.1f} s")
+    kind, value = outcome[0]
+    if kind == "error":
+        raise value
+    return str(value)
+
+
 def send(
     channel: Channel,
     message: Message,
@@ -98,9 +125,19 @@ def send(
     wait: float = 0.2,
     all_incidents: Callable[[], list[dict[str, Any]]] | None = None,
     on_attempt: Callable[[Attempt], None] | None = None,
+    deadline: float | None = None,
 ) -> Delivery:
-    """One message over one channel: retried on 5xx and timeouts, never raising."""
+    """One message over one channel: retried on 5xx and timeouts, never raising.
+
+    Each attempt, connect, send and read together, ends within `timeout` seconds, and every
+    attempt by `deadline` (time.monotonic()) when one is given: a receiver that answers a byte
+    at a time cannot hold a rollback.
+    """
     delivery = Delivery(channel.name, False)
+    ends = deadline if deadline is not None else float("inf")
+    # Read here, in the caller's thread (the store's connection belongs to it).
+    snapshot = all_incidents() if all_incidents else None
+    listed = (lambda: snapshot) if snapshot is not None else None
 
     def record(number: int, ok: bool, detail: str) -> None:
         attempt = Attempt(channel.name, number, ok, detail)
@@ -110,8 +147,11 @@ def send(
 
     def once() -> str:
         number = len(delivery.attempts) + 1
+        limit = min(timeout, ends - time.monotonic())
         try:
-            detail = channel.deliver(message, Sending(timeout, all_incidents))
+            if limit <= 0:
+                raise RunbookError("no time left for another attempt")
+            detail = bounded(lambda: channel.deliver(message, Sending(limit, listed)), limit)
         except (Retryable, RunbookError) as exc:
             record(number, False, str(exc))
             raise
@@ -127,7 +167,8 @@ def send(
 
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(Retryable),
-        stop=tenacity.stop_after_attempt(attempts) | tenacity.stop_after_delay(timeout * attempts),
+        stop=tenacity.stop_after_attempt(attempts)
+        | tenacity.stop_before_delay(max(0.0, min(ends - time.monotonic(), 3600.0))),
         wait=tenacity.wait_exponential(multiplier=wait, max=wait * 8),
         reraise=True,
     )

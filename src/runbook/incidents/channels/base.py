@@ -138,6 +138,9 @@ def post(url: str, payload: bytes, timeout: float, headers: dict[str, str] | Non
             raise RunbookError(f"cannot connect: {exc.__class__.__name__}") from None
     if response.status_code >= 500:
         raise Retryable(f"HTTP {response.status_code}")
+    if response.status_code >= 300:
+        # Redirects are not followed (a webhook URL that moved must be fixed, not guessed).
+        raise RunbookError(f"HTTP {response.status_code}: a redirect, not a delivery")
     if response.status_code >= 400:
         raise RunbookError(f"HTTP {response.status_code}: {response.text[:200]}")
     return f"HTTP {response.status_code}"
