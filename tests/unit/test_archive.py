@@ -245,3 +245,105 @@ def test_merge_values_keeps_order_and_is_stable() -> None:
         "y=True is not a whole number from 0 to 100",
     ]
     assert os.sep == "/"
+
+
+def chain(depth: int):  # type: ignore[no-untyped-def]
+    """`s -> .`, `t -> s/..`, `u1 -> t/..`, ...: each link looks inside, and each climbs one
+    real directory; then a file written through the last one."""
+
+    def build(tar: tarfile.TarFile) -> None:
+        links = [("mase/s", "."), ("mase/t", "s/..")]
+        previous = "t"
+        for n in range(1, depth + 1):
+            links.append((f"mase/u{n}", f"{previous}/.."))
+            previous = f"u{n}"
+        for name, target in links:
+            member(name, tarfile.SYMTYPE, target)(tar)
+        member(f"mase/{previous}/x", data=b"escaped")(tar)
+
+    return build
+
+
+def matching_manifest(path: Path) -> None:
+    """A manifest that matches what lands in staging: only inspection can stop the archive."""
+    manifest = json.loads(Path(ar.manifest_path(str(path))).read_text())
+    ok = b"<?php\n/**\n * Plugin Name: MASE\n * Version: 6.6.6\n */\n"
+    import hashlib
+
+    files = [{"path": "mase/mase.php", "size": len(ok), "sha256": hashlib.sha256(ok).hexdigest()}]
+    manifest.update(files=files, tree_sha256=ar.tree_digest(files))
+    Path(ar.manifest_path(str(path))).write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4, 5, 6, 8])
+def test_symlink_chains_of_every_depth_write_nothing_outside(
+    site: dict[str, Path], depth: int
+) -> None:
+    """A chain of links that each look inside climbed out of staging, out of the site, into
+    the host's /tmp; with a matching manifest the restore said success."""
+    bad = hostile(site["backups"], "mase-backup-20261121-000000.tar.gz", chain(depth))
+    matching_manifest(bad)
+    before = tree_state(site["root"])
+    with pytest.raises(ar.HostileArchive, match=r"through the symlink|not a regular file"):
+        ar.inspect_members(str(bad), "mase")
+    with pytest.raises(ar.ArchiveError):
+        ar.restore(str(site["plugins"]), str(site["backups"]), "mase", wanted=bad.name)
+    after = tree_state(site["root"])
+    after.pop(f"backups/{bad.name}.bad")  # marked bad: never chosen again
+    assert after == before  # nothing else written anywhere under the site
+    assert not any(p.name == "x" for p in site["root"].parent.rglob("x"))
+
+
+@pytest.mark.parametrize(
+    ("build", "reason"),
+    [
+        (member("mase/d", tarfile.SYMTYPE, "."), "not a regular file"),
+        (
+            lambda tar: (
+                member("mase/a.php", data=b"a")(tar),
+                member("mase/l1", tarfile.SYMTYPE, "a.php")(tar),
+                member("mase/l2", tarfile.SYMTYPE, "l1")(tar),
+            ),
+            "not a regular file",
+        ),
+        (
+            lambda tar: (
+                member("mase/l", tarfile.SYMTYPE, "mase.php")(tar),
+                member("mase/l", data=b"overwrite")(tar),
+            ),
+            "appears twice",
+        ),
+        (
+            lambda tar: (
+                member("mase/sub", tarfile.SYMTYPE, "mase.php")(tar),
+                member("mase/h", tarfile.LNKTYPE, "mase/sub")(tar),
+            ),
+            "not an earlier regular file",
+        ),
+    ],
+)
+def test_links_to_directories_links_and_duplicates_are_refused(
+    site: dict[str, Path], build, reason: str
+) -> None:  # type: ignore[no-untyped-def]
+    bad = hostile(site["backups"], "mase-backup-20261121-000000.tar.gz", build)
+    with pytest.raises(ar.HostileArchive, match=reason):
+        ar.inspect_members(str(bad), "mase")
+
+
+def test_a_symlink_to_a_file_restores_and_the_manifest_checks_it(site: dict[str, Path]) -> None:
+    live = site["plugins"] / "mase"
+    (live / "alias.php").symlink_to("mase.php")
+    made = ar.create_backup(str(live), str(site["backups"]), "mase", now=NOW.replace(hour=13))
+    manifest = ar.read_manifest(str(site["backups"] / made["name"]))
+    assert manifest is not None and manifest["symlinks"] == {"mase/alias.php": "mase.php"}
+    (live / "alias.php").unlink()
+    (live / "mase.php").write_text("<?php\n/**\n * Plugin Name: MASE\n * Version: 9.9.9\n */\n")
+    result = ar.restore(str(site["plugins"]), str(site["backups"]), "mase", wanted=made["name"])
+    assert result["changed"] and (live / "alias.php").is_symlink()
+    # A manifest that does not list a symlink the archive holds: refused before the swap.
+    del manifest["symlinks"]
+    Path(ar.manifest_path(str(site["backups"] / made["name"]))).write_text(json.dumps(manifest))
+    (live / "alias.php").unlink()
+    (live / "mase.php").write_text("<?php\n/**\n * Plugin Name: MASE\n * Version: 9.9.9\n */\n")
+    with pytest.raises(ar.ArchiveError, match="does not match its manifest"):
+        ar.restore(str(site["plugins"]), str(site["backups"]), "mase", wanted=made["name"])

@@ -29,7 +29,7 @@ import stat
 import tarfile
 import tempfile
 import zlib
-from typing import Any, Dict, List, Optional, Pattern, Tuple
+from typing import Any, Dict, List, Optional, Pattern, Set, Tuple
 
 MANIFEST_FORMAT = 1
 CHUNK = 1 << 20
@@ -90,6 +90,18 @@ def tree_files(plugin_dir: str, slug: str) -> Tuple[List[Dict[str, Any]], Option
                 with open(full, "rb") as handle:
                     version = header_version(handle.read(8192))
     return files, version
+
+
+def tree_symlinks(plugin_dir: str, slug: str) -> Dict[str, str]:
+    """Every symlink of a plugin folder: path (under slug/) -> what it points at."""
+    found: Dict[str, str] = {}
+    for root, dirs, names in os.walk(plugin_dir):
+        for name in sorted(dirs + names):
+            full = os.path.join(root, name)
+            if os.path.islink(full):
+                rel = os.path.relpath(full, plugin_dir).replace(os.sep, "/")
+                found[f"{slug}/{rel}"] = os.readlink(full)
+    return found
 
 
 def tree_digest(files: List[Dict[str, Any]]) -> str:
@@ -245,6 +257,7 @@ def create_backup(
             "created_at": now.isoformat(timespec="seconds"),
             "tree_sha256": digest,
             "files": files,
+            "symlinks": tree_symlinks(plugin_dir, slug),
         }
         os.chmod(tmp, 0o640)
         os.replace(tmp, path)
@@ -304,10 +317,11 @@ def inspect_members(
     """Every member, checked before anything is written. Returns the members to extract."""
     members: List[tarfile.TarInfo] = []
     total = 0
+    seen = _Seen()
     try:
         with tarfile.open(archive, "r:gz") as tar:
             for member in tar:
-                members.append(_check_member(archive, member, slug))
+                members.append(_check_member(archive, member, slug, seen))
                 total += member.size
                 if len(members) > max_members or total > max_bytes:
                     raise HostileArchive(
@@ -317,10 +331,38 @@ def inspect_members(
         raise ArchiveError(f"{archive}: not a readable tar.gz: {exc}") from None
     if not any(m.name == f"{slug}/{slug}.php" or m.name.startswith(f"{slug}/") for m in members):
         raise ArchiveError(f"{archive}: holds no {slug}/ folder")
+    # A symlink may only name a regular file of the archive: never a directory (`s -> .`) or
+    # another symlink, whose chains climb one real directory per link (`t -> s/..`).
+    for link, target in seen.links.items():
+        if target not in seen.files:
+            raise HostileArchive(
+                f"{archive}: member {link!r} is a symlink to {target!r}, which is not a regular "
+                "file of the archive (a directory, another symlink, or nothing)"
+            )
     return members
 
 
-def _check_member(archive: str, member: tarfile.TarInfo, slug: str) -> tarfile.TarInfo:
+class _Seen:
+    """What the members before this one are: how later ones are judged."""
+
+    def __init__(self) -> None:
+        self.files: Set[str] = set()
+        self.dirs: Set[str] = set()
+        #: symlink member -> the archive path it points at
+        self.links: Dict[str, str] = {}
+
+    def through_link(self, parts: List[str]) -> Optional[str]:
+        """The symlink member among the parents of `parts`, if any."""
+        for n in range(1, len(parts)):
+            prefix = "/".join(parts[:n])
+            if prefix in self.links:
+                return prefix
+        return None
+
+
+def _check_member(
+    archive: str, member: tarfile.TarInfo, slug: str, seen: Optional[_Seen] = None
+) -> tarfile.TarInfo:
     name = member.name
     where = f"{archive}: member {name!r}"
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
@@ -340,6 +382,7 @@ def _check_member(archive: str, member: tarfile.TarInfo, slug: str) -> tarfile.T
         target = [p for p in member.linkname.split("/") if p not in ("", ".")]
         if member.linkname.startswith("/") or ".." in target or not target or target[0] != slug:
             raise HostileArchive(f"{where} is a hard link out of the tree ({member.linkname})")
+    resolved = None
     if member.issym():
         link = member.linkname
         if link.startswith("/"):
@@ -347,8 +390,41 @@ def _check_member(archive: str, member: tarfile.TarInfo, slug: str) -> tarfile.T
         resolved = os.path.normpath(os.path.join(os.path.dirname("/".join(parts)), link))
         if resolved.startswith("..") or resolved.split("/")[0] != slug:
             raise HostileArchive(f"{where} is a symlink out of the tree ({link})")
-    member.name = "/".join(parts)
+    path = "/".join(parts)
+    if seen is not None:
+        _check_against(seen, where, path, parts, member, resolved)
+    member.name = path
     return member
+
+
+def _check_against(
+    seen: _Seen,
+    where: str,
+    path: str,
+    parts: List[str],
+    member: tarfile.TarInfo,
+    resolved: Optional[str],
+) -> None:
+    """Judge a member by what the archive already holds: nothing is written through a
+    symlink, nothing replaces an earlier member, a hard link names an earlier regular file."""
+    via = seen.through_link(parts)
+    if via:
+        raise HostileArchive(f"{where} would be written through the symlink {via!r}")
+    if path in seen.files or path in seen.links or (path in seen.dirs and not member.isdir()):
+        raise HostileArchive(f"{where} appears twice in the archive")
+    if member.islnk():
+        target = "/".join(p for p in member.linkname.split("/") if p not in ("", "."))
+        if target not in seen.files:
+            raise HostileArchive(
+                f"{where} is a hard link to {member.linkname!r}, not an earlier regular file"
+            )
+        seen.files.add(path)
+    elif member.issym():
+        seen.links[path] = str(resolved)
+    elif member.isdir():
+        seen.dirs.add(path)
+    else:
+        seen.files.add(path)
 
 
 def extract_members(archive: str, members: List[tarfile.TarInfo], staging: str) -> None:
@@ -469,7 +545,11 @@ def restore(
         "snapshot": None,
         "staging_removed": [],
     }
-    if manifest and current_digest == manifest.get("tree_sha256"):
+    if (
+        manifest
+        and current_digest == manifest.get("tree_sha256")
+        and tree_symlinks(live, slug) == manifest.get("symlinks", {})
+    ):
         result["version_after"] = current_version
         return result  # the live tree is already this backup: nothing to do
     result["changed"] = True
@@ -481,7 +561,11 @@ def restore(
     extract_members(backup["path"], members, staging_parent)
     staged = os.path.join(staging_parent, slug)
     files, _ = tree_files(staged, slug)
-    if manifest and tree_digest(files) != manifest.get("tree_sha256"):
+    # Before the swap: the files, and the symlinks too (a manifest of old lists none).
+    if manifest and (
+        tree_digest(files) != manifest.get("tree_sha256")
+        or tree_symlinks(staged, slug) != manifest.get("symlinks", {})
+    ):
         shutil.rmtree(staging_parent)
         mark_bad(backup["path"], "extracted tree does not match the manifest")
         raise ArchiveError(f"{backup['path']}: extracted tree does not match its manifest")
