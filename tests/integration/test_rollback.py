@@ -123,6 +123,11 @@ def test_p0_rolls_the_fleet_back_and_verifies(fleet_, runbook_cli) -> None:
                 str(fleet_.root / "hosts" / node / "wp-content"),
             )
         ).is_dir()
+        # Old code is kept where no URL reaches it: neither served nor run by PHP.
+        kept = node_report["snapshot"].split("/htdocs", 1)[1]
+        assert kept.startswith("/wp-content/.runbook/mase-snapshot-")
+        for path in (f"{kept}/mase.php", f"{kept}/includes/", f"{kept}/"):
+            assert http(fleet_, node, path) != "200", path
         # The lock is released.
         assert not list((backups(fleet_, node).parent / "locks").glob("*.lock"))
     engines = fleet_.on(

@@ -93,9 +93,12 @@ def test_restore_swaps_whole_trees_and_keeps_a_snapshot(site: dict[str, Path]) -
     assert result["changed"]
     assert (result["version_before"], result["version_after"]) == ("2.1.0", "2.0.1")
     snapshot = Path(result["snapshot"])
-    assert snapshot.name.startswith(".mase-snapshot-") and snapshot.name.endswith("-r1")
+    assert snapshot.name.startswith("mase-snapshot-") and snapshot.name.endswith("-r1")
     assert ar.header_version((snapshot / "mase.php").read_bytes()) == "2.1.0"
-    assert sorted(p.name for p in site["plugins"].iterdir()) == sorted(["mase", snapshot.name])
+    # Old code is kept out of the web root's reach: beside the plugins, in a 0700 folder.
+    assert sorted(p.name for p in site["plugins"].iterdir()) == ["mase"]
+    assert snapshot.parent == site["plugins"].parent / ".runbook"
+    assert snapshot.parent.stat().st_mode & 0o777 == 0o700
     again = ar.restore(str(site["plugins"]), str(site["backups"]), "mase", run_id="r2")
     assert not again["changed"]  # idempotent: the live tree already is the backup
 

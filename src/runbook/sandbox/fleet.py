@@ -345,6 +345,7 @@ def reset(say: Say = _quiet) -> None:
         for entry in plugins.iterdir():
             if entry.name == "mase" or entry.name.startswith(".mase-"):
                 shutil.rmtree(entry)
+        shutil.rmtree(tree / "wp-content" / ".runbook", ignore_errors=True)
         shutil.copytree(root / "cache" / "plugin", plugins / "mase")
         site_dir = tree / "www" / node.site
         for sub in ("backups", "locks"):

@@ -475,13 +475,30 @@ def exchange(a: str, b: str) -> bool:
     raise OSError(err, os.strerror(err), a)
 
 
+def private_dir(plugins_dir: str) -> str:
+    """Where staging folders and snapshots live: `.runbook` beside the plugins folder (so on
+    the same filesystem, for the atomic swap), 0700, so that neither the web server nor PHP
+    can read, let alone serve or run, old code from it."""
+    path = os.path.join(os.path.dirname(os.path.abspath(plugins_dir)), ".runbook")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    if os.stat(path).st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
 def cleanup_staging(plugins_dir: str, slug: str) -> List[str]:
-    """Remove staging folders an interrupted restore left (never the live one, never snapshots)."""
+    """Remove staging folders an interrupted restore left (never the live one, never
+    snapshots), and move snapshots an older runbook kept in the plugins folder out of it."""
     removed = []
+    private = private_dir(plugins_dir)
+    for folder, prefix in ((plugins_dir, f".{slug}-staging-"), (private, f"{slug}-staging-")):
+        for name in os.listdir(folder):
+            if name.startswith(prefix):
+                shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
+                removed.append(name)
     for name in os.listdir(plugins_dir):
-        if name.startswith(f".{slug}-staging-"):
-            shutil.rmtree(os.path.join(plugins_dir, name), ignore_errors=True)
-            removed.append(name)
+        if name.startswith(f".{slug}-snapshot-"):  # web-reachable where it was
+            os.rename(os.path.join(plugins_dir, name), os.path.join(private, name[1:]))
     return removed
 
 
@@ -557,7 +574,8 @@ def restore(
         result["version_after"] = expected
         return result
     result["staging_removed"] = cleanup_staging(plugins_dir, slug)
-    staging_parent = tempfile.mkdtemp(prefix=f".{slug}-staging-{run_id}-", dir=plugins_dir)
+    private = private_dir(plugins_dir)
+    staging_parent = tempfile.mkdtemp(prefix=f"{slug}-staging-{run_id}-", dir=private)
     extract_members(backup["path"], members, staging_parent)
     staged = os.path.join(staging_parent, slug)
     files, _ = tree_files(staged, slug)
@@ -570,7 +588,7 @@ def restore(
         mark_bad(backup["path"], "extracted tree does not match the manifest")
         raise ArchiveError(f"{backup['path']}: extracted tree does not match its manifest")
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    snapshot = os.path.join(plugins_dir, f".{slug}-snapshot-{stamp}-{run_id}")
+    snapshot = os.path.join(private, f"{slug}-snapshot-{stamp}-{run_id}")
     if os.path.isdir(live):
         if exchange(staged, live):
             # `live` is now the restored tree; the old one sits where the staged one was.
@@ -583,6 +601,7 @@ def restore(
         os.rename(staged, live)
     os.rmdir(staging_parent)
     _fsync_dir(plugins_dir)
+    _fsync_dir(private)
     if wp_root:
         maintenance = os.path.join(wp_root, ".maintenance")
         if os.path.exists(maintenance):

@@ -12,8 +12,9 @@ description:
   - Verifies the archive against its manifest (size, sha256), then checks every member before
     anything is written (no absolute paths, no C(..), no links or devices that escape, nothing
     outside C(slug/)).
-  - Extracts into an empty staging folder beside the plugin folder, swaps it with the live one
-    in one atomic step, keeps the old tree as a snapshot, removes a stale C(.maintenance), and
+  - Extracts into an empty staging folder in C(.runbook) beside the plugins folder (same
+    filesystem, mode 0700, so no web server serves it), swaps it with the live one in one atomic
+    step, keeps the old tree there as a snapshot, removes a stale C(.maintenance), and
     checks the restored version against the manifest.
   - A backup that fails verification is marked bad (a C(.bad) file beside it) and never chosen
     again; without a named backup the next newest good one is tried.
@@ -77,7 +78,9 @@ version_after:
   type: str
   returned: success
 snapshot:
-  description: Where the replaced tree was kept.
+  description:
+    - Where the replaced tree was kept, in C(.runbook) beside the plugins folder (0700, out of
+      the web server's and PHP's reach).
   type: str
   returned: when a tree was replaced
 rejected:
