@@ -165,6 +165,8 @@ class RunModel:
             state.verification_failed = True
         if res.get("lock_held"):
             state.lock_held = True
+            if isinstance(res.get("lock"), dict):
+                state.report["lock_held_by"] = res["lock"]
 
     def _report(self, state: HostState, report: dict[str, Any]) -> None:
         """A module's `runbook_report`: per-node facts, and per-site facts from a site leader."""

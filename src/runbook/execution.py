@@ -8,6 +8,7 @@ import secrets
 import shlex
 import shutil
 import signal
+import socket
 import sqlite3
 import sys
 import time
@@ -26,7 +27,7 @@ from runbook.errors import ExitCode, RunbookError
 from runbook.events import HostOutcome, RunModel
 from runbook.inventory import Inventory
 from runbook.paths import ansible_plugin_dir, content_dir, private_dir, state_dir
-from runbook.store import Store
+from runbook.store import Store, process_alive
 
 #: The only variables of the operator's environment that reach Ansible: nothing secret.
 PASSTHROUGH_ENV = ("HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "SSH_AUTH_SOCK", "TMPDIR")
@@ -298,10 +299,20 @@ def execute(
         "started_at": started_at,
         "check": request.check,
         "params": request.params,
+        "controller": f"{socket.gethostname()} pid {os.getpid()}",
     }
+    # Runs of this controller still "running" whose process is gone were killed (kill -9, a
+    # crash): say so in the record before this one starts, so that their locks are known to
+    # be over and taken over, recorded, without --force-unlock.
+    with suppress(sqlite3.Error):  # the start below reports a record that cannot be written
+        store.mark_abandoned()
+    ended: dict[str, str] = {}
+    with suppress(sqlite3.Error):
+        ended = store.ended_runs(LOCK_MEMORY_SECONDS)
+    extravars = {**_extravars(request, context), "runbook_ended_runs": ended}
     # ansible-runner passes env/extravars as `-e @file`: every string in it is !unsafe.
     (run_dir / "env" / "extravars").write_text(
-        yaml.dump(mark_unsafe(_extravars(request, context)), Dumper=_VarsDumper, sort_keys=True)
+        yaml.dump(mark_unsafe(extravars), Dumper=_VarsDumper, sort_keys=True)
     )
     cmdline = []
     if request.check:
@@ -309,10 +320,6 @@ def execute(
     if request.diff:
         cmdline.append("--diff")
     model = RunModel.for_hosts(request.hosts)
-    # Runs of this controller still "running" whose process is gone were killed (kill -9, a
-    # crash): say so in the record before this one starts.
-    with suppress(sqlite3.Error):  # the start below reports a record that cannot be written
-        store.mark_abandoned()
     # Before anything is locked or changed: a record that cannot be written stops here (exit 8).
     _recorded_start(
         store,
@@ -367,6 +374,10 @@ def execute(
         interrupted = runner.status == "canceled" or (
             interrupts.count > 0 and runner.status != "successful"
         )
+    # Every site this run locked is released, whatever failed: when every host failed a play,
+    # Ansible ended the playbook before its release play, and a Ctrl-C stops it anywhere.
+    release_leftover_locks(request, run_dir, run_id, model, warn)
+    say_lock_holders(model, store)
     status, code = exit_code_for(model, runner.status, interrupted)
     if status == "error":
         # The playbook failed before any host did (syntax, undefined variable, inventory):
@@ -403,6 +414,93 @@ def execute(
         ended_at,
     )
     return result
+
+
+#: How far back the record is searched for ended runs whose locks may be taken over (a lock
+#: expires after 30 minutes anyway).
+LOCK_MEMORY_SECONDS = 6 * 3600
+RELEASE_PLAYBOOK = ("playbooks", "common", "release.yml")
+
+
+def release_leftover_locks(
+    request: RunRequest,
+    run_dir: Path,
+    run_id: str,
+    model: RunModel,
+    warn: Callable[[str], None],
+) -> None:
+    """Release, from the controller, the locks this run took and its playbook did not release.
+
+    The release playbook runs on the hosts of those sites only, in its own model (so that the
+    main run's per-host outcomes stay as they were); what it released, or could not, goes in
+    the sites' reports.
+    """
+    import ansible_runner
+
+    left = sorted(
+        site
+        for site, report in model.site_reports.items()
+        if (report.get("lock") or {}).get("run_id") == run_id and not report.get("lock_released")
+    )
+    if not left or request.check:
+        return
+    hosts = [h for h, site in request.hosts.items() if site in left]
+    release = RunModel.for_hosts({h: request.hosts[h] for h in hosts})
+    playbook = content_dir().joinpath(*RELEASE_PLAYBOOK)
+
+    def seen(event: dict[str, Any]) -> bool:
+        release.handle(event)
+        return True
+
+    try:
+        with only_environment(ansible_env()):
+            ansible_runner.run(
+                private_data_dir=str(run_dir),
+                ident=f"{run_id}-release",
+                playbook=str(playbook),
+                project_dir=str(playbook.parent),
+                inventory=[str(s) for s in request.inventory.sources],
+                limit=",".join(hosts),
+                forks=max(5, min(50, len(hosts))),
+                event_handler=seen,
+                quiet=True,
+                rotate_artifacts=0,
+            )
+    except Exception as exc:  # said below, site by site
+        warn(f"runbook: the locks could not be released: {exc}")
+    for site in left:
+        report = model.site_reports.setdefault(site, {})
+        if release.site_reports.get(site, {}).get("lock_released"):
+            report["lock_released"] = True
+            report["lock_released_by"] = "the controller, after the playbook stopped"
+        else:
+            report["lock_left"] = "could not be released: it expires on its own"
+            warn(f"runbook: the lock on site {site} could not be released; it expires on its own")
+
+
+def say_lock_holders(model: RunModel, store: Store) -> None:
+    """A lock message names the run holding it and whether that run is still alive, as far
+    as this controller's record knows."""
+    here = socket.gethostname()
+    for state in model.hosts.values():
+        lock = state.report.get("lock_held_by")
+        if not lock or not state.message:
+            continue
+        holder = str(lock.get("run_id"))
+        try:
+            run = store.run(holder)
+        except (RunbookError, sqlite3.Error):
+            state.message += (
+                f" [run {holder} is not in this controller's record: it runs, or ran, on "
+                f"{lock.get('controller') or 'another controller'}]"
+            )
+            continue
+        if run["status"] != "running":
+            state.message += f" [run {holder} is over here ({run['status']})]"
+        elif run.get("controller") == here and process_alive(run.get("pid")):
+            state.message += f" [run {holder} is alive: still running here, pid {run['pid']}]"
+        else:
+            state.message += f" [run {holder} is running on {run.get('controller')}]"
 
 
 def _new_run_dir(run_id: str) -> Path:

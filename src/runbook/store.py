@@ -9,6 +9,7 @@ import socket
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -360,6 +361,17 @@ class Store:
                     [(clock.stamp(), run_id) for run_id in gone],
                 )
         return gone
+
+    def ended_runs(self, within_seconds: float) -> dict[str, str]:
+        """Runs started in the last `within_seconds` that are over: run id -> status."""
+        cutoff = clock.stamp(clock.now() - timedelta(seconds=within_seconds))
+        return {
+            row["id"]: row["status"]
+            for row in self.db.execute(
+                "SELECT id, status FROM runs WHERE status != 'running' AND started_at >= ?",
+                (cutoff,),
+            )
+        }
 
     def runs(self, limit: int = 20, runbook: str | None = None) -> list[dict[str, Any]]:
         query = "SELECT * FROM runs"

@@ -63,6 +63,8 @@ def status_report(result: RunResult, profile: Profile) -> dict[str, Any]:
             "bad_backups": state.report.get("bad_backups") or 0,
             "backups": state.report.get("backups"),
         }
+        if state.report.get("lock"):
+            site.setdefault("locks", []).append({"node": name, **state.report["lock"]})
     return {"sites": sites}
 
 
@@ -111,6 +113,16 @@ def print_status(console: Console, report: dict[str, Any]) -> None:
             )
     console.print(nodes)
     console.print(flags)
+    for site_name, site in report["sites"].items():
+        for lock in site.get("locks", []):
+            console.print(
+                text(
+                    f"LOCKED: site {site_name} by run {lock.get('run_id')} "
+                    f"({lock.get('runbook')}, {lock.get('owner')}: {lock.get('reason')!r}) "
+                    f"since {lock.get('since')} until {lock.get('expires')}, on {lock['node']}",
+                    "bold yellow",
+                )
+            )
 
 
 def print_summary(console: Console, result: RunResult) -> None:

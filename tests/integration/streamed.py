@@ -86,3 +86,37 @@ class Streamed:
     @property
     def returncode(self) -> int | None:
         return self.proc.returncode
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process under `pid`, children first found first."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        current = todo.pop(0)
+        for child in children.get(current, []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_controller(stream: Streamed) -> None:
+    """SIGKILL the runbook process and everything it started: the controller dies."""
+    import signal
+
+    victims = [stream.proc.pid, *descendants(stream.proc.pid)]
+    for pid in victims:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    stream.proc.wait(timeout=30)

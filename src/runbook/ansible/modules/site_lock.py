@@ -52,6 +52,17 @@ options:
     description: Break a lock another run holds.
     type: bool
     default: false
+  ended_runs:
+    description:
+      - Runs the controller knows are over (run id -> how it ended, such as C(failed) or
+        C(abandoned) for a controller that died). A lock one of them still holds is taken
+        over, and the result says so.
+    type: dict
+    default: {}
+  controller:
+    description: The machine and process running this run, kept in the lock for the next one.
+    type: str
+    default: ""
 author:
   - runbook developers
 """
@@ -78,6 +89,10 @@ forced_from:
   description: The lock that was broken with force.
   type: dict
   returned: when force broke a lock
+ended_from:
+  description: The lock of a run that was over, taken over.
+  type: dict
+  returned: when a lock of an ended run was taken over
 """
 
 import datetime
@@ -123,6 +138,8 @@ def main():
             runbook=dict(type="str", default=""),
             ttl=dict(type="int", default=1800),
             force=dict(type="bool", default=False),
+            ended_runs=dict(type="dict", default={}),
+            controller=dict(type="str", default=""),
         ),
         supports_check_mode=True,
     )
@@ -144,24 +161,38 @@ def main():
             )
         if not module.check_mode:
             os.unlink(path)
-        module.exit_json(changed=True, lock_held=False, lock=current)
+        module.exit_json(
+            changed=True,
+            lock_held=False,
+            lock=current,
+            runbook_report={"site": {"lock_released": True}},
+        )
 
     result = {"lock_held": False}
     if current is not None and current.get("run_id") == p["run_id"]:
         module.exit_json(changed=False, lock=current, **result)
-    if current is not None and not expired(current) and not p["force"]:
+    ended = p["ended_runs"].get(current.get("run_id")) if current is not None else None
+    if current is not None and not expired(current) and not p["force"] and not ended:
         module.fail_json(
             msg=(
                 f"site {p['site']} is locked by run {current.get('run_id')} "
                 f"({current.get('runbook')}, by {current.get('owner')}: "
                 f"{current.get('reason')!r}) since {current.get('since')} until "
-                f"{current.get('expires')}; wait, or pass --force-unlock if that run is dead"
+                f"{current.get('expires')}, on controller {current.get('controller') or '?'}; "
+                "that run is not over as far as this controller knows: wait for it, or pass "
+                "--force-unlock if it is dead"
             ),
             lock_held=True,
             lock=current,
         )
+    why = None
     if current is not None:
-        result["forced_from" if not expired(current) else "expired_lock"] = current
+        if expired(current):
+            result["expired_lock"], why = current, "expired"
+        elif ended:
+            result["ended_from"], why = current, f"its run is over ({ended})"
+        else:
+            result["forced_from"], why = current, "forced (--force-unlock)"
     started = now()
     lock = {
         "site": p["site"],
@@ -170,6 +201,7 @@ def main():
         "reason": p["reason"],
         "runbook": p["runbook"],
         "host": os.uname().nodename,
+        "controller": p["controller"],
         "since": started.isoformat(timespec="seconds"),
         "expires": (started + datetime.timedelta(seconds=p["ttl"])).isoformat(timespec="seconds"),
     }
@@ -191,10 +223,7 @@ def main():
     site_report = {"lock": lock}
     if current is not None:
         # Every takeover is evidence: whose lock, and why it could be taken.
-        site_report["lock_taken_over"] = {
-            "from": current,
-            "why": "forced (--force-unlock)" if "forced_from" in result else "expired",
-        }
+        site_report["lock_taken_over"] = {"from": current, "why": why}
     module.exit_json(changed=True, lock=lock, runbook_report={"site": site_report}, **result)
 
 

@@ -43,6 +43,9 @@ options:
     type: list
     elements: path
     default: []
+  lock_file:
+    description: The site's lock file on this node; reported (holder, run, reason, until) if held.
+    type: path
 extends_documentation_fragment:
   - runbook_wp
 author:
@@ -97,6 +100,7 @@ runbook_report:
   returned: always
 """
 
+import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
@@ -119,6 +123,7 @@ def main():
             options=dict(type="list", elements="str", default=[]),
             backup_dir=dict(type="path"),
             logs=dict(type="list", elements="path", default=[]),
+            lock_file=dict(type="path"),
         ),
         supports_check_mode=True,
     )
@@ -184,6 +189,7 @@ def main():
         "backups": len(backups),
         "bad_backups": len(backups) - len(good),
         "errors": errors,
+        "lock": read_lock(p["lock_file"]) if p["lock_file"] else None,
     }
     log_offsets = {}
     for log in p["logs"]:
@@ -205,6 +211,18 @@ def main():
         # still go to the run record).
         module.fail_json(msg=cannot_read(p["path"], site_errors), **result)
     module.exit_json(changed=False, **result)
+
+
+def read_lock(path):
+    """The site lock kept on this node, if any (it lives on the site's first node)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lock = json.load(handle)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        return {"path": path, "unreadable": str(exc)}
+    return lock if isinstance(lock, dict) else {"path": path, "unreadable": "not a JSON object"}
 
 
 def cannot_read(path, errors):
