@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -115,8 +116,6 @@ def kill_controller(stream: Streamed) -> None:
 
     victims = [stream.proc.pid, *descendants(stream.proc.pid)]
     for pid in victims:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     stream.proc.wait(timeout=30)
