@@ -367,10 +367,11 @@ def reset(say: Say = _quiet) -> None:
         "mase_settings": assets.DEFAULT_SETTINGS,
         "mase_sandbox_fault": "off",
     }
+    _services_up(root, topology)
     for site in topology.sites:
         node = site.nodes[0]
         for name, value in options.items():
-            run(
+            _with_database(
                 [
                     *host.nsenter(root, node),
                     "/usr/local/bin/wp",
@@ -386,6 +387,36 @@ def reset(say: Say = _quiet) -> None:
                 ]
             )
     say(f"sandbox reset: {len(topology.nodes)} hosts back on mase {assets.INSTALLED_VERSION}")
+
+
+def _services_up(root: Path, topology: Topology) -> None:
+    """Every link up and every service running, as `up` left them: a drill or a test that
+    stopped one (or died before its undo) does not leave the next one a broken fleet."""
+    for node in topology.nodes:
+        run(["ip", "link", "set", node.veth_host, "up"], check=False)
+        run_dir = root / "hosts" / node.name / "run"
+        if not host.pid_alive(run_dir / "sshd.pid"):
+            host.start_sshd(root, node)
+        if not host.pid_alive(run_dir / "php" / "php-fpm.pid"):
+            host.start_php_fpm(root, node)
+        if not host.pid_alive(run_dir / "nginx.pid"):
+            host.start_nginx(root, node)
+    for site in topology.sites:
+        if not database.is_running(root / "sites" / site.name):
+            database.start(root / "sites" / site.name)
+
+
+def _with_database(argv: list[str], attempts: int = 20) -> None:
+    """A wp command that needs the site's database, retried while a link just brought back
+    up (or a server just started) does not answer yet."""
+    for _ in range(attempts - 1):
+        proc = run(argv, check=False)
+        if proc.returncode == 0:
+            return
+        if "Error establishing a database connection" not in proc.stdout + proc.stderr:
+            break
+        time.sleep(0.5)
+    run(argv)
 
 
 def _leftovers(root: Path) -> list[str]:

@@ -73,8 +73,8 @@ def scan(
     if book is None:
         raise RunbookError("the catalog has no log-scan runbook")
     params = {"since": window.since, "until": window.until, "top": top}
-    options = RunOptions(inventory=window.inventory, limit=window.limit, extra_vars=extra or {})
-    result = run(ws, book, params, options, warn=warn, file_on_incident=False)
+    options = RunOptions(inventory=window.inventory, limit=window.limit)
+    result = run(ws, book, params, options, warn=warn, file_on_incident=False, internal_vars=extra)
     if result.exit_code not in (ExitCode.OK, ExitCode.HOSTS_UNREACHABLE, ExitCode.HOSTS_FAILED):
         raise RunbookError(
             f"log-scan failed: {result.status} (run {result.run_id})", result.exit_code

@@ -161,8 +161,13 @@ def prepare(
     options: RunOptions,
     warn: Callable[[str], None],
     confirm: Confirm = None,
+    internal_vars: dict[str, Any] | None = None,
 ) -> RunRequest:
-    """Everything before the run: inputs checked, inventory resolved, confirmed."""
+    """Everything before the run: inputs checked, inventory resolved, confirmed.
+
+    `internal_vars` are runbook's own variables for this run (a use case's, never the
+    operator's -e): they may set what -e may not.
+    """
     reason = check_reason(book, options.reason)
     params = collect_params(book, raw_params)
     extra = dict(options.extra_vars)
@@ -170,6 +175,7 @@ def prepare(
         problem = extra_var_problem(str(name))
         if problem:
             raise RunbookError(f"-e {name}: refused: {problem}")
+    extra.update(internal_vars or {})
     if options.force_unlock:
         # Recorded with the parameters, so the run record shows who broke whose lock.
         params["force_unlock"] = True
@@ -206,6 +212,7 @@ def run(
     progress: Callable[[RunRequest], Any] | None = None,
     warn: Callable[[str], None] = print,
     file_on_incident: bool = True,
+    internal_vars: dict[str, Any] | None = None,
 ) -> RunResult:
     """Run one runbook, record it, put it on its incident and send its notices.
 
@@ -214,7 +221,7 @@ def run(
     not an exception; filing it on an incident or sending a notice never fails the run (a
     warning says what went wrong).
     """
-    request = prepare(ws, book, raw_params, options, warn, confirm)
+    request = prepare(ws, book, raw_params, options, warn, confirm, internal_vars)
     view = progress(request) if progress else None
     with ws.store() as store, view if view is not None else nullcontext():
         result = execute(request, store, on_event=view or on_event, warn=warn)
