@@ -81,7 +81,7 @@ def notify(
             delivery = channels.send(
                 channel,
                 message,
-                timeout=timeout,
+                timeout=float(channel.settings.get("timeout") or timeout),
                 all_incidents=lambda: incidents.all(True),
                 on_attempt=attempt,
                 deadline=deadline,

@@ -83,6 +83,13 @@ class Channel:
                     f"{where} ({name}): {key} is a secret; write "
                     f"env:NAME and export NAME, never the value itself"
                 )
+        timeout = raw.get("timeout")
+        if timeout is not None and (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not 0 < timeout <= 60
+        ):
+            raise RunbookError(f"{where} ({name}): timeout is seconds per attempt, 0 to 60")
         cls.check(raw, f"{where} ({name}, {cls.kind})")
         return cls(name, raw)
 
