@@ -248,8 +248,9 @@ def test_site_database_down(fleet_, runbook_cli) -> None:
     # Rollback first: the files need no database, and are restored all the same; the summary
     # says which steps could not run there.
     assert version(fleet_, "beta-1") == "2.0.1"
-    assert "the files were restored, but the flags and caches could not be changed" in (
-        beta["message"]
+    assert (
+        "the files were restored, but the flags and caches could not be changed"
+        in (beta["message"])
     )
     assert version(fleet_, "alpha-1") == "2.0.1"
     assert flags(fleet_, "beta") == ON_FLAGS
