@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.faults.conftest import NODES, fault, plugin_tree, site_dir
+from tests.faults.record import NODES, fault, plugin_tree, site_dir
 from tests.integration.streamed import Streamed, kill_controller
 
 from runbook.errors import ExitCode
