@@ -238,3 +238,76 @@ def test_a_request_time_that_is_not_a_number_is_unparsed() -> None:
 def test_a_window_past_any_calendar_is_an_error_not_a_crash() -> None:
     with pytest.raises(ValueError, match="further than any calendar"):
         ls.parse_since("99999999999d")
+
+
+# nginx writes FastCGI's stderr as it came, newlines and all (ngx_http_fastcgi_module:
+# `FastCGI sent in stderr: "%*s"`), then its context; PHP-FPM passes PHP's messages, each
+# `PHP message: PHP <Level>:  ...`, one after another.
+NGINX_MULTI = b"""\
+2026/05/02 10:00:01 [error] 12#12: *7 FastCGI sent in stderr: "PHP message: PHP Warning:  require(/srv/www/wp-content/plugins/mase/x.php): Failed to open stream: No such file or directory in /srv/www/wp-settings.php on line 85
+PHP message: PHP Fatal error:  Uncaught Error: Failed opening required '/srv/www/wp-content/plugins/mase/x.php' (include_path='.:/usr/share/php') in /srv/www/wp-settings.php:85
+Stack trace:
+#0 {main}
+  thrown in /srv/www/wp-settings.php on line 85" while reading response header from upstream, client: 192.0.2.7, server: shop.example.com, request: "GET / HTTP/1.1", upstream: "fastcgi://unix:/run/php/php8.2-fpm.sock:", host: "shop.example.com"
+2026/05/02 10:00:02 [error] 12#12: *9 FastCGI sent in stderr: "Primary script unknown" while reading response header from upstream, client: 192.0.2.8, server: shop.example.com, request: "GET /nope.php HTTP/1.1", upstream: "fastcgi://unix:/run/php/php8.2-fpm.sock:", host: "shop.example.com"
+2026/05/02 10:00:03 [error] 12#12: *11 FastCGI sent in stderr: "PHP message: PHP Warning:  mysqli_real_connect(): (HY000/2002): Connection refused in /srv/www/wp-includes/class-wpdb.php on line 1987" while reading response header from upstream, client: 192.0.2.9, server: shop.example.com, request: "GET / HTTP/1.1", upstream: "fastcgi://unix:/run/php/php8.2-fpm.sock:", host: "shop.example.com"
+2026/05/02 10:00:04 [crit] 12#12: *13 connect() to unix:/run/php/php8.2-fpm.sock failed (2: No such file or directory) while connecting to upstream, client: 192.0.2.10, server: shop.example.com, request: "GET / HTTP/1.1", upstream: "fastcgi://unix:/run/php/php8.2-fpm.sock:", host: "shop.example.com"
+2026/05/02 10:00:05 [emerg] 1#1: host not found in upstream "backend.internal" in /etc/nginx/sites-enabled/shop:12
+"""
+
+
+def test_an_nginx_entry_carrying_several_php_messages_over_several_lines() -> None:
+    """On real files ~80% of the entries holding a fatal were reported as plain `error`."""
+    result = scan(NGINX_MULTI, "nginx_error")
+    assert result["unparsed_lines"] == 0  # the entry's later lines are the entry's
+    assert result["records"] == 5
+    assert result["counts"]["nginx:fatal"] == 1  # the entry's worst message
+    fatal = [e for e in result["top"] if e["level"] == "fatal"]
+    assert len(fatal) == 1
+    assert fatal[0]["fingerprint"].startswith("fatal|/srv/www/wp-settings.php|85|")
+    warnings = {e["fingerprint"] for e in result["top"] if e["level"] == "warning"}
+    assert any(w.startswith("warning|/srv/www/wp-settings.php|85|") for w in warnings)
+
+
+def test_nginx_fingerprints_are_what_fastcgi_said() -> None:
+    """Quoting swallowed the whole FastCGI text: 'Primary script unknown' and a mysqli
+    warning shared one fingerprint."""
+    result = scan(NGINX_MULTI, "nginx_error")
+    prints = [e["fingerprint"] for e in result["top"]]
+    unknown = [p for p in prints if "Primary script unknown" in p]
+    mysqli = [p for p in prints if "mysqli_real_connect" in p]
+    assert len(unknown) == 1 and len(mysqli) == 1 and unknown != mysqli
+    assert "client" not in unknown[0] and "192.0.2" not in unknown[0]
+
+
+def test_the_web_servers_own_severities_are_not_php_fatals() -> None:
+    """A file with no PHP fatal reported 115 'fatals': nginx's [crit] and [emerg]."""
+    result = scan(NGINX_MULTI[NGINX_MULTI.index(b"2026/05/02 10:00:04") :], "nginx_error")
+    assert result["counts"] == {"nginx:crit": 2}
+    assert not any(k.endswith((":fatal", ":parse")) for k in result["counts"])
+
+
+@pytest.mark.parametrize(
+    ("line", "level"),
+    [
+        (b"PHP Catchable fatal error:  Argument 1 passed to f() must be an instance of A", "fatal"),
+        (b"PHP Recoverable fatal error:  Object of class A could not be converted", "fatal"),
+        (b"PHP Fatal error:  Allowed memory size of 134217728 bytes exhausted", "fatal"),
+        (b"PHP Parse error:  syntax error, unexpected '}'", "parse"),
+        (
+            b"PHP Strict Standards:  Non-static method A::b() should not be called statically",
+            "notice",
+        ),
+        (b"PHP Core Warning:  Module 'mysqli' already loaded", "warning"),
+        (b"PHP Compile Error:  Cannot redeclare f()", "fatal"),
+        (b"PHP User Deprecated:  f() is deprecated", "deprecated"),
+        (b"PHP User Notice:  something", "notice"),
+        (b"PHP Unknown error:  something", "error"),
+        (b"PHP Warning:  Undefined variable $x", "warning"),
+        (b"MASE: not a PHP message", "info"),
+    ],
+)
+def test_every_level_spelling_php_writes(line: bytes, level: str) -> None:
+    """PHP 5's `Catchable fatal error` was counted as info."""
+    record = ls.parse_php_head(b"[02-May-2026 10:00:01 UTC] " + line + b" in /a.php on line 3")
+    assert record is not None and record.level == level

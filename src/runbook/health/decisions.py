@@ -80,7 +80,8 @@ def error_rates(
 
 
 def critical_errors(critical_last_5m: Mapping[str, int]) -> RuleResult:
-    """host -> fatal and parse errors (PHP, WordPress, nginx crit) in the last 5 minutes."""
+    """host -> PHP fatal and parse errors (from PHP's, WordPress's and nginx's logs; never the
+    web server's own crit) in the last 5 minutes."""
     hit = {h: n for h, n in critical_last_5m.items() if n > 0}
     evidence = {"window": CRITICAL_WINDOW, "per_host": dict(critical_last_5m)}
     if hit:

@@ -11,7 +11,8 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-LEVELS = ("fatal", "parse", "error", "warning", "notice", "deprecated")
+#: PHP's levels, and `crit` for the web server's own emerg/alert/crit (never a PHP fatal).
+LEVELS = ("fatal", "parse", "crit", "error", "warning", "notice", "deprecated")
 #: The log sources every node has; the target plugin's own records are a source too.
 BASE_SOURCES = ("php", "wordpress", "nginx")
 

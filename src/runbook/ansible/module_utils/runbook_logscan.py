@@ -46,26 +46,62 @@ ACCESS = re.compile(
     rb'"([A-Z]+) (\S+)(?: [^"]*)?" (\d{3}) (\d+|-)(?: "[^"]*" "[^"]*")?(?: (\d+(?:\.\d+)?))?\s*$'
 )
 
-PHP_LEVELS = (
-    (b"PHP Fatal error", "fatal"),
-    (b"PHP Recoverable fatal error", "fatal"),
-    (b"PHP Parse error", "parse"),
-    (b"PHP Warning", "warning"),
-    (b"PHP Notice", "notice"),
-    (b"PHP Deprecated", "deprecated"),
-    (b"PHP Strict Standards", "notice"),
-    (b"PHP Error", "error"),
-)
+# Every label PHP 5.x-8.x writes before the colon (main/main.c, php_error_cb: "Fatal error",
+# "Recoverable fatal error" (PHP 7+), "Catchable fatal error" (PHP 5), "Parse error",
+# "Warning", "Notice", "Strict Standards", "Deprecated", "Unknown error"), and the E_CORE_*,
+# E_COMPILE_* and E_USER_* spellings loggers and frameworks write.
+PHP_LEVELS = {
+    b"fatal error": "fatal",
+    b"recoverable fatal error": "fatal",
+    b"catchable fatal error": "fatal",
+    b"core error": "fatal",
+    b"compile error": "fatal",
+    b"user error": "fatal",
+    b"parse error": "parse",
+    b"warning": "warning",
+    b"core warning": "warning",
+    b"compile warning": "warning",
+    b"user warning": "warning",
+    b"notice": "notice",
+    b"user notice": "notice",
+    b"strict standards": "notice",
+    b"deprecated": "deprecated",
+    b"user deprecated": "deprecated",
+    b"unknown error": "error",
+    b"error": "error",
+}
+PHP_LABEL = re.compile(rb"PHP ([A-Za-z][A-Za-z ]{2,30}?):")
+# The web server's own severities stay its own: an upstream nginx cannot reach is `crit`, never
+# a PHP `fatal` (that is the PHP messages an entry carries).
 NGINX_LEVELS = {
-    b"emerg": "fatal",
-    b"alert": "fatal",
-    b"crit": "fatal",
+    b"emerg": "crit",
+    b"alert": "crit",
+    b"crit": "crit",
     b"error": "error",
     b"warn": "warning",
     b"notice": "notice",
     b"info": "info",
     b"debug": "info",
 }
+#: Worst first: an entry's level is the worst of its own and its PHP messages'.
+SEVERITY = ("fatal", "parse", "crit", "error", "warning", "notice", "deprecated", "info")
+# FastCGI's stderr in an nginx entry: one `PHP message: PHP <Level>:  ...` part per message.
+PHP_MESSAGE = re.compile(
+    r"PHP message: (PHP [A-Za-z ]{2,30}?:.*?)(?=\s*PHP message: |\"? while |\"?$)", re.DOTALL
+)
+FASTCGI_TEXT = re.compile(r'FastCGI sent in stderr: "(.*?)"(?: while |$)', re.DOTALL)
+#: Longest message kept for an entry with continuation lines.
+MAX_MESSAGE = 16 * 1024
+
+
+def php_level(body: bytes) -> str:
+    """The level of a message PHP wrote (`PHP Warning:  ...`); info for anything else."""
+    match = PHP_LABEL.match(body)
+    if not match:
+        return "info"
+    return PHP_LEVELS.get(match.group(1).strip().lower(), "info")
+
+
 LOCATION = re.compile(r" in (/\S+?)(?: on line |:)(\d+)")
 NORMALISE = (
     (re.compile(r"'[^']*'"), "'…'"),
@@ -79,7 +115,7 @@ NORMALISE = (
 class Record:
     """One log record: its first line parsed, continuation lines (stack traces) attached."""
 
-    __slots__ = ("file", "level", "line", "lines", "message", "source", "time")
+    __slots__ = ("file", "level", "line", "lines", "message", "parts", "source", "time")
 
     def __init__(self, time: datetime.datetime, level: str, message: str, source: str) -> None:
         self.time = time
@@ -89,10 +125,21 @@ class Record:
         self.lines = 1
         self.file: Optional[str] = None
         self.line: Optional[int] = None
+        #: The PHP messages an nginx entry carries, each a record of its own.
+        self.parts: List["Record"] = []
 
     def fingerprint(self) -> str:
-        """level + file + line + the message with numbers, ids and quoted values normalised."""
-        message = LOCATION.sub("", self.message)
+        """level + file + line + the message with numbers, ids and quoted values normalised.
+
+        An nginx entry is fingerprinted by what FastCGI said, not by the quotes around it (which
+        swallowed every message into one), and without its client/request context.
+        """
+        message = self.message
+        if self.source == "nginx":
+            inner = FASTCGI_TEXT.search(message)
+            message = inner.group(1) if inner else message.split(", client: ", 1)[0]
+            message = re.sub(r"^\*\d+ ", "", re.sub(r"^\d+#\d+: ", "", message))
+        message = LOCATION.sub("", message)
         for pattern, replacement in NORMALISE:
             message = pattern.sub(replacement, message)
         return f"{self.level}|{self.file or '-'}|{self.line or '-'}|{message.strip()[:300]}"
@@ -159,11 +206,7 @@ def parse_php_head(raw: bytes, local_tz: datetime.tzinfo = UTC) -> Optional[Reco
         )
     except ValueError:
         return None
-    level = "info"
-    for prefix, name in PHP_LEVELS:
-        if body.startswith(prefix):
-            level = name
-            break
+    level = php_level(body)
     text = body.decode("utf-8", "replace").rstrip()
     record = Record(when.astimezone(UTC), level, text, "php")
     located = LOCATION.search(text)
@@ -189,8 +232,21 @@ def parse_nginx_error(raw: bytes, local_tz: datetime.tzinfo = UTC) -> Optional[R
         body.decode("utf-8", "replace").rstrip(),
         "nginx",
     )
-    if b"PHP message: PHP Fatal error" in body:
-        record.level = "fatal"
+    return record
+
+
+def close_nginx_entry(record: Record) -> Record:
+    """Once an nginx entry is whole (its continuation lines read): each PHP message it carries
+    becomes a record of its own, and the entry's level is the worst of them and its own."""
+    record.parts = []
+    for text in PHP_MESSAGE.findall(record.message):
+        part = Record(record.time, php_level(text.encode()), text.strip(), "php")
+        located = LOCATION.search(part.message)
+        if located:
+            part.file, part.line = located.group(1), int(located.group(2))
+        record.parts.append(part)
+    levels = [record.level, *(p.level for p in record.parts)]
+    record.level = min(levels, key=lambda lv: SEVERITY.index(lv) if lv in SEVERITY else 99)
     return record
 
 
@@ -375,6 +431,16 @@ class Summary:
         first_iso, last_iso = first.isoformat(), last.isoformat()
         self.first = min(self.first or first_iso, first_iso)
         self.last = max(self.last or last_iso, last_iso)
+        if record.parts:
+            # The entry is counted; each PHP message it carries is fingerprinted on its own.
+            for part in record.parts:
+                self._fingerprint(part, count, first_iso, last_iso, where, marked)
+            return
+        self._fingerprint(record, count, first_iso, last_iso, where, marked)
+
+    def _fingerprint(
+        self, record: Record, count: int, first_iso: str, last_iso: str, where: str, marked: bool
+    ) -> None:
         if record.level == "info":
             return
         fp = record.fingerprint()
@@ -568,19 +634,32 @@ def scan_records(
         if record is None:
             if current is not None and kind in ("php", "wordpress") and _continues(raw):
                 current.lines += 1  # a stack trace line belongs to the record above it
+            elif current is not None and kind == "nginx_error":
+                # nginx writes what FastCGI sent, newlines and all: the lines up to the next
+                # entry are this entry's (its later PHP messages among them).
+                current.lines += 1
+                if len(current.message) < MAX_MESSAGE:
+                    current.message += "\n" + raw.decode("utf-8", "replace").rstrip()
             elif raw.strip():
                 summary.unparsed += 1
             continue
         if kind == "wordpress":
             record.source = "wordpress"  # debug.log; "php" is the PHP error log
         if current is not None and _in_window(current, since, until):
-            summary.add(current, where)
+            _emit(summary, current, where)
         current = record
         if until is not None and record.time > until and kind != "php":
             break
     if current is not None and _in_window(current, since, until):
-        summary.add(current, where)
+        _emit(summary, current, where)
     return last_complete
+
+
+def _emit(summary: Summary, record: Record, where: str) -> None:
+    """Count a whole record; an nginx entry first splits into the PHP messages it carries."""
+    if record.source == "nginx":
+        close_nginx_entry(record)
+    summary.add(record, where)
 
 
 def _continues(raw: bytes) -> bool:
