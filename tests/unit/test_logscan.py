@@ -311,3 +311,28 @@ def test_every_level_spelling_php_writes(line: bytes, level: str) -> None:
     """PHP 5's `Catchable fatal error` was counted as info."""
     record = ls.parse_php_head(b"[02-May-2026 10:00:01 UTC] " + line + b" in /a.php on line 3")
     assert record is not None and record.level == level
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        DEBUG_LOG,
+        DEBUG_LOG + b"\n\n\r\n" + DEBUG_LOG,  # blank lines: neither records nor unparsed
+        DEBUG_LOG + b"[27-Nov-2026 14:00:09 UTC] PHP Fatal error:  half written in /a.php:3",
+        b"\n" + DEBUG_LOG.replace(b"\n", b"\r\n"),
+        b"not a log line\n" + DEBUG_LOG + b"   \n\t\n",
+    ],
+)
+def test_the_fast_and_the_line_scan_agree_on_every_shape(data: bytes) -> None:
+    """A final line without its newline was dropped by the fast path, and blank lines were
+    unparsed in one path and not the other."""
+    slow, fast = ls.Summary(top=50, plugin=MASE), ls.Summary(top=50, plugin=MASE)
+    ls.scan_records(io.BytesIO(data), "wordpress", slow, "n")
+    ls.fast_scan(io.BytesIO(data), "wordpress", fast, "n")
+    a, b = slow.result(), fast.result()
+    assert (a["records"], a["counts"], a["unparsed_lines"]) == (
+        b["records"],
+        b["counts"],
+        b["unparsed_lines"],
+    )
+    assert a["top"] == b["top"]

@@ -507,6 +507,7 @@ def fast_scan(
     where: str,
     local_tz: datetime.tzinfo = UTC,
     stop: Optional[int] = None,
+    final_line: bool = True,
 ) -> int:
     """A whole PHP or WordPress log from the handle's offset, at regex speed.
 
@@ -517,7 +518,7 @@ def fast_scan(
     (seek_time) and run to the end of the file.
     """
     bodies: Dict[bytes, List[Any]] = {}
-    lines = records = continuation = 0
+    tally = [0, 0, 0]  # lines, records, continuation and blank lines
     carry = b""
     offset = handle.tell()
     while stop is None or offset < stop:
@@ -531,23 +532,38 @@ def fast_scan(
             carry = data if len(data) <= MAX_LINE else b"\0"  # an overlong line: unparsed
             continue
         part, carry = data[: cut + 1], data[cut + 1 :]
-        lines += part.count(b"\n")
-        heads = FAST_HEAD.findall(part)
-        records += len(heads)
-        get = bodies.get
-        for stamp, body in heads:
-            entry = get(body)
-            if entry is None:
-                bodies[body] = [1, stamp, stamp]
-            else:
-                entry[0] += 1
-                entry[2] = stamp
+        _fast_part(part, bodies, tally)
         if len(bodies) >= MAX_BODIES:
             _fold(bodies, kind, summary, where, local_tz)
-        continuation += _count_continuations(part)
+    if final_line and carry and carry != b"\0":
+        # A last line without its newline (still being written) is counted in a window's scan,
+        # as the line scan counts it. An incremental scan (final_line=False) leaves it for the
+        # next one, which reads it whole: the offset stays before it either way.
+        _fast_part(carry + b"\n", bodies, tally)
     _fold(bodies, kind, summary, where, local_tz)
-    summary.unparsed += max(0, lines - records - continuation)
+    lines, records, other = tally
+    summary.unparsed += max(0, lines - records - other)
     return offset - len(carry)
+
+
+BLANK = re.compile(rb"^\r?$", re.MULTILINE)
+
+
+def _fast_part(part: bytes, bodies: Dict[bytes, List[Any]], tally: List[int]) -> None:
+    """Tally whole lines (`part` ends with a newline): heads by their text, continuation and
+    blank lines apart (neither is unparsed, as in the line scan)."""
+    tally[0] += part.count(b"\n")
+    heads = FAST_HEAD.findall(part)
+    tally[1] += len(heads)
+    get = bodies.get
+    for stamp, body in heads:
+        entry = get(body)
+        if entry is None:
+            bodies[body] = [1, stamp, stamp]
+        else:
+            entry[0] += 1
+            entry[2] = stamp
+    tally[2] += _count_continuations(part) + len(BLANK.findall(part)) - 1
 
 
 QUOTED = re.compile(rb"'[^']*'|\"[^\"]*\"")
@@ -811,5 +827,5 @@ def _scan_to_end(
         tail = handle.read()
         return size - (len(tail) - tail.rfind(b"\n") - 1) if b"\n" in tail else start
     if kind in ("php", "wordpress"):
-        return fast_scan(handle, kind, summary, where, local_tz)
+        return fast_scan(handle, kind, summary, where, local_tz, final_line=False)
     return scan_records(handle, kind, summary, where, local_tz=local_tz)
