@@ -336,3 +336,40 @@ def test_the_fast_and_the_line_scan_agree_on_every_shape(data: bytes) -> None:
         b["unparsed_lines"],
     )
     assert a["top"] == b["top"]
+
+
+# xdebug (develop mode) logs the stack with a timestamp on every frame.
+XDEBUG_LOG = b"""\
+[02-May-2026 10:00:01 UTC] PHP Fatal error:  Uncaught Error: Call to undefined function f() in /srv/www/wp-content/plugins/mase/mase.php:12
+[02-May-2026 10:00:01 UTC] PHP Stack trace:
+[02-May-2026 10:00:01 UTC] PHP   1. {main}() /srv/www/index.php:0
+[02-May-2026 10:00:01 UTC] PHP   2. require() /srv/www/index.php:17
+[02-May-2026 10:00:01 UTC] PHP   3. do_action($hook_name = 'init') /srv/www/wp-settings.php:700
+[02-May-2026 10:00:02 UTC] PHP Warning:  Undefined array key "x" in C:\\www\\site\\wp-content\\plugins\\mase\\a.php on line 20
+[02-May-2026 10:00:03 UTC] PHP Warning:  Undefined array key "x" in C:\\www\\site\\wp-content\\plugins\\mase\\a.php on line 31
+"""
+
+
+def test_xdebug_frames_belong_to_their_record_and_windows_paths_keep_their_line() -> None:
+    """Frames inflated `records` 5.6x on a real file; C:\\ paths merged different lines."""
+    for scanner in (ls.scan_records, ls.fast_scan):
+        summary = ls.Summary(top=50, plugin=MASE)
+        scanner(io.BytesIO(XDEBUG_LOG), "php", summary, "n")
+        result = summary.result()
+        assert result["records"] == 3 and result["unparsed_lines"] == 0, scanner
+        warnings = sorted(e["fingerprint"] for e in result["top"] if e["level"] == "warning")
+        path = "C:\\www\\site\\wp-content\\plugins\\mase\\a.php"
+        assert warnings == [
+            f'warning|{path}|20|PHP Warning:  Undefined array key "…"',
+            f'warning|{path}|31|PHP Warning:  Undefined array key "…"',
+        ], warnings
+
+
+def test_a_binary_request_line_is_a_request() -> None:
+    """TLS bytes sent to the HTTP port, as nginx logs them, were unparsed."""
+    line = (
+        b'192.0.2.7 - - [02/May/2026:10:00:01 +0000] "\\x16\\x03\\x01\\x02\\x00\\x01\\x00\\x01\\xFC\\x03\\x03" '
+        b'400 157 "-" "-"\n'
+    )
+    stats = ls.access_stats(io.BytesIO(line))
+    assert stats["requests"] == 1 and stats["unparsed_lines"] == 0

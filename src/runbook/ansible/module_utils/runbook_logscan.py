@@ -41,9 +41,12 @@ NGINX_ERROR = re.compile(
     rb"^(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2}):(\d{2}) \[([a-z]+)\] (.*)$", re.DOTALL
 )
 # combined: addr - user [27/Nov/2026:14:05:01 +0000] "GET /x HTTP/1.1" 200 512 "ref" "ua" [rt]
+# A request line that is not one (TLS bytes sent to the HTTP port, logged as "\x16\x03...")
+# is still a request, with its status (400): the method and path are then empty.
 ACCESS = re.compile(
     rb"^(\S+) \S+ \S+ \[(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-]\d{4})\] "
-    rb'"([A-Z]+) (\S+)(?: [^"]*)?" (\d{3}) (\d+|-)(?: "[^"]*" "[^"]*")?(?: (\d+(?:\.\d+)?))?\s*$'
+    rb'"(?:([A-Z]+) (\S+)(?: [^"]*)?|[^"]*)" (\d{3}) (\d+|-)(?: "[^"]*" "[^"]*")?'
+    rb"(?: (\d+(?:\.\d+)?))?\s*$"
 )
 
 # Every label PHP 5.x-8.x writes before the colon (main/main.c, php_error_cb: "Fatal error",
@@ -102,7 +105,10 @@ def php_level(body: bytes) -> str:
     return PHP_LEVELS.get(match.group(1).strip().lower(), "info")
 
 
-LOCATION = re.compile(r" in (/\S+?)(?: on line |:)(\d+)")
+# ` in /srv/a.php on line 20`, ` in /srv/a.php:20`, and Windows' ` in C:\\www\\a.php on line 20`.
+LOCATION = re.compile(r" in ((?:/|[A-Za-z]:\\)\S+?)(?: on line |:)(\d+)")
+# xdebug's frames, each with its own timestamp: lines of the record above, not records.
+XDEBUG_FRAME = re.compile(rb"PHP (?:Stack trace:|\s+\d+\. )")
 NORMALISE = (
     (re.compile(r"'[^']*'"), "'…'"),
     (re.compile(r'"[^"]*"'), '"…"'),
@@ -268,8 +274,8 @@ def parse_access(
         return None
     return (
         when.astimezone(UTC),
-        method.decode("ascii", "replace"),
-        path.decode("utf-8", "replace"),
+        (method or b"").decode("ascii", "replace"),
+        (path or b"").decode("utf-8", "replace"),
         int(status),
         float(rt) if rt else None,
     )
@@ -557,6 +563,10 @@ def _fast_part(part: bytes, bodies: Dict[bytes, List[Any]], tally: List[int]) ->
     tally[1] += len(heads)
     get = bodies.get
     for stamp, body in heads:
+        if XDEBUG_FRAME.match(body):  # a frame of the record above: not a record
+            tally[1] -= 1
+            tally[2] += 1
+            continue
         entry = get(body)
         if entry is None:
             bodies[body] = [1, stamp, stamp]
@@ -657,6 +667,13 @@ def scan_records(
                 if len(current.message) < MAX_MESSAGE:
                     current.message += "\n" + raw.decode("utf-8", "replace").rstrip()
             elif raw.strip():
+                summary.unparsed += 1
+            continue
+        if kind in ("php", "wordpress") and XDEBUG_FRAME.match(record.message.encode()[:40]):
+            # xdebug writes each frame with a timestamp of its own: the record above's lines.
+            if current is not None:
+                current.lines += 1
+            else:
                 summary.unparsed += 1
             continue
         if kind == "wordpress":
