@@ -373,3 +373,36 @@ def test_a_binary_request_line_is_a_request() -> None:
     )
     stats = ls.access_stats(io.BytesIO(line))
     assert stats["requests"] == 1 and stats["unparsed_lines"] == 0
+
+
+# What WordPress and PHP write over several lines: the SQL of a database error, print_r output,
+# a driver's second line. Each line belongs to the record above it.
+MULTILINE_LOG = b"""\
+[02-May-2026 10:00:01 UTC] WordPress database error Table 'wp.wp_mase_log' doesn't exist for query SELECT *
+FROM wp_mase_log
+WHERE id = 3 made by require('wp-blog-header.php'), wp, WP->main, do_action_ref_array('wp')
+[02-May-2026 10:00:02 UTC] Array
+(
+    [payload] => null
+    [status] => 500
+)
+[02-May-2026 10:00:03 UTC] PHP Warning:  oci_connect(): ORA-12541: TNS:no listener in /srv/a.php on line 9
+ORA-12541: TNS:no listener
+"""
+
+
+def test_continuation_lines_are_the_record_above_not_unparsed() -> None:
+    for scanner in (ls.scan_records, ls.fast_scan):
+        summary = ls.Summary(top=50, plugin=MASE)
+        scanner(io.BytesIO(MULTILINE_LOG), "wordpress", summary, "n")
+        result = summary.result()
+        assert result["records"] == 3, scanner
+        assert result["unparsed_lines"] == 0, scanner
+
+
+def test_unparsed_is_kept_for_what_is_malformed() -> None:
+    data = MULTILINE_LOG + b"torn \x00\x00\x00 write\n" + b"not utf-8 \xff\xfe\n" + MULTILINE_LOG
+    for scanner in (ls.scan_records, ls.fast_scan):
+        summary = ls.Summary(top=50, plugin=MASE)
+        scanner(io.BytesIO(data), "wordpress", summary, "n")
+        assert summary.result()["unparsed_lines"] == 2, scanner

@@ -493,6 +493,50 @@ FAST_HEAD = re.compile(
 )
 # How a continuation line starts (a stack trace, an indented or `thrown in` line, PHP's own).
 CONTINUATIONS = (b"Stack trace:", b"#", b" ", b"\t", b"PHP ")
+# What no log line holds: control characters other than tab and CR (binary, a torn write).
+MALFORMED = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+PHP_HEAD_START = re.compile(rb"\[\d{2}-[A-Z][a-z]{2}-\d{4} ")
+
+
+def _valid_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def malformed(line: bytes) -> bool:
+    """A line no program writes as text: control characters, or bytes that are not UTF-8."""
+    return bool(MALFORMED.search(line)) or not _valid_utf8(line)
+
+
+def _unparsed_in(part: bytes, seen_head: bool) -> Tuple[int, bool]:
+    """Unparsed lines of `part` (whole lines): every non-blank line before the file's first
+    record, and after it the malformed ones only; the rest continue the record above them
+    (stack traces, multi-line SQL, print_r output, a driver's second line)."""
+    unparsed = 0
+    rest = part
+    if len(part) > MAX_LINE:
+        # Lines too long to be a record are unparsed wherever they stand, as the line scan
+        # counts them; a chunk holds at most a few, so this is rare work.
+        lengths = [len(line) for line in part.split(b"\n")]
+        if max(lengths) > MAX_LINE:
+            long_lines = sum(1 for n in lengths if n > MAX_LINE)
+            unparsed += long_lines
+            part = b"\n".join(ln for ln in part.split(b"\n") if len(ln) <= MAX_LINE)
+            rest = part
+    if not seen_head:
+        first = FAST_HEAD.search(part)
+        prefix = part if first is None else part[: first.start()]
+        unparsed += sum(1 for line in prefix.split(b"\n")[:-1] if line.strip())
+        rest = b"" if first is None else part[first.start() :]
+        seen_head = first is not None
+    if MALFORMED.search(rest) or not _valid_utf8(rest):  # rare: only then line by line
+        unparsed += sum(
+            1 for line in rest.split(b"\n") if malformed(line) and not PHP_HEAD_START.match(line)
+        )
+    return unparsed, seen_head
 
 
 def _count_continuations(part: bytes) -> int:
@@ -524,7 +568,7 @@ def fast_scan(
     (seek_time) and run to the end of the file.
     """
     bodies: Dict[bytes, List[Any]] = {}
-    tally = [0, 0, 0]  # lines, records, continuation and blank lines
+    tally = [0, 0]  # unparsed lines; whether the file's first record was seen
     carry = b""
     offset = handle.tell()
     while stop is None or offset < stop:
@@ -547,25 +591,20 @@ def fast_scan(
         # next one, which reads it whole: the offset stays before it either way.
         _fast_part(carry + b"\n", bodies, tally)
     _fold(bodies, kind, summary, where, local_tz)
-    lines, records, other = tally
-    summary.unparsed += max(0, lines - records - other)
+    summary.unparsed += tally[0]
     return offset - len(carry)
 
 
-BLANK = re.compile(rb"^\r?$", re.MULTILINE)
-
-
 def _fast_part(part: bytes, bodies: Dict[bytes, List[Any]], tally: List[int]) -> None:
-    """Tally whole lines (`part` ends with a newline): heads by their text, continuation and
-    blank lines apart (neither is unparsed, as in the line scan)."""
-    tally[0] += part.count(b"\n")
+    """Tally whole lines (`part` ends with a newline): records by their text, and the
+    unparsed lines (as the line scan judges them)."""
+    unparsed, seen = _unparsed_in(part, bool(tally[1]))
+    tally[0] += unparsed
+    tally[1] = int(seen)
     heads = FAST_HEAD.findall(part)
-    tally[1] += len(heads)
     get = bodies.get
     for stamp, body in heads:
         if XDEBUG_FRAME.match(body):  # a frame of the record above: not a record
-            tally[1] -= 1
-            tally[2] += 1
             continue
         entry = get(body)
         if entry is None:
@@ -573,7 +612,6 @@ def _fast_part(part: bytes, bodies: Dict[bytes, List[Any]], tally: List[int]) ->
         else:
             entry[0] += 1
             entry[2] = stamp
-    tally[2] += _count_continuations(part) + len(BLANK.findall(part)) - 1
 
 
 QUOTED = re.compile(rb"'[^']*'|\"[^\"]*\"")
@@ -658,9 +696,13 @@ def scan_records(
             else parse_nginx_error(raw, local_tz)
         )
         if record is None:
-            if current is not None and kind in ("php", "wordpress") and _continues(raw):
-                current.lines += 1  # a stack trace line belongs to the record above it
-            elif current is not None and kind == "nginx_error":
+            if current is None or malformed(raw):
+                if raw.strip():
+                    summary.unparsed += 1  # before any record, or malformed
+            elif kind in ("php", "wordpress"):
+                # A stack trace, multi-line SQL, print_r output: the record above's.
+                current.lines += 1
+            elif kind == "nginx_error":
                 # nginx writes what FastCGI sent, newlines and all: the lines up to the next
                 # entry are this entry's (its later PHP messages among them).
                 current.lines += 1
