@@ -406,3 +406,29 @@ def test_unparsed_is_kept_for_what_is_malformed() -> None:
         summary = ls.Summary(top=50, plugin=MASE)
         scanner(io.BytesIO(data), "wordpress", summary, "n")
         assert summary.result()["unparsed_lines"] == 2, scanner
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # wpdb::print_error, as today's WordPress writes it (untranslated) ...
+        "WordPress database error Table 'wp.wp_mase_log' doesn't exist for query SELECT * FROM "
+        "wp_mase_log WHERE id = 3 made by require('wp-blog-header.php'), wp, WP->main",
+        # ... and as older ones wrote it through their translations (de_DE, ru_RU).
+        "WordPress-Datenbank-Fehler Table 'wp.wp_mase_log' doesn't exist für Abfrage SELECT * "
+        "FROM wp_mase_log WHERE id = 3 von require('wp-blog-header.php'), wp, WP->main",
+        "Ошибка базы данных WordPress Table 'wp.wp_mase_log' doesn't exist в запросе SELECT * "
+        "FROM wp_mase_log WHERE id = 3 выполненном require('wp-blog-header.php'), wp, WP->main",
+    ],
+)
+def test_wordpress_database_errors_are_errors_by_mysqls_message(line: str) -> None:
+    """They were counted as info, with no fingerprint."""
+    data = f"[02-May-2026 10:00:01 UTC] {line}\n".encode()
+    for scanner in (ls.scan_records, ls.fast_scan):
+        summary = ls.Summary(top=50, plugin=MASE)
+        scanner(io.BytesIO(data), "php", summary, "n")
+        result = summary.result()
+        assert result["counts"].get("wordpress:error") == 1, (scanner, result["counts"])
+        [entry] = result["top"]
+        assert entry["tag"] == "database" and entry["level"] == "error"
+        assert entry["fingerprint"] == "error|-|-|database: Table '…' doesn't exist"

@@ -23,6 +23,8 @@ PREFIXES = st.sampled_from(
         b"2026/11/27 14:00:05 [crit] 1#1: *9 connect() failed ",
         b"[27-Nov-2026 14:00:01 UTC] PHP Strict Standards:  ",
         b"[27-Nov-2026 14:00:01 UTC] PHP   2. require() ",
+        b"[27-Nov-2026 14:00:01 UTC] WordPress database error Table 'x' for query SELECT ",
+        "[27-Nov-2026 14:00:01 UTC] Ошибка базы данных WordPress x в запросе SELECT ".encode(),
         b"[27-Nov-2026 14:00:01 UTC] PHP Warning:  x in C:\\www\\a.php on line ",
         b'1.2.3.4 - - [27/Nov/2026:14:00:01 +0000] "\\x16\\x03\\x01" 400 0 "-" "-" ',
         b"Stack trace:\n#0 ",

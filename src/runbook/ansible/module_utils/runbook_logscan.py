@@ -93,6 +93,16 @@ PHP_MESSAGE = re.compile(
     r"PHP message: (PHP [A-Za-z ]{2,30}?:.*?)(?=\s*PHP message: |\"? while |\"?$)", re.DOTALL
 )
 FASTCGI_TEXT = re.compile(r'FastCGI sent in stderr: "(.*?)"(?: while |$)', re.DOTALL)
+# wpdb::print_error: "WordPress database error %1$s for query %2$s made by %3$s", written in
+# English by today's WordPress and translated by older ones ("WordPress-Datenbank-Fehler ...
+# für Abfrage ... von ...", "Ошибка базы данных WordPress ... в запросе ..."): matched by its
+# structure, a head naming WordPress, MySQL's message, two words, then the SQL.
+WP_DB_ERROR = re.compile(
+    r"^(?P<head>WordPress database error|.{0,60}?WordPress\S{0,30}) (?P<error>.+?) \S+ \S+ "
+    r"(?P<sql>(?:SELECT|INSERT|UPDATE|DELETE|REPLACE|SHOW|CREATE|ALTER|DROP|DESCRIBE|TRUNCATE"
+    r"|SET|START|COMMIT|ROLLBACK|LOCK|UNLOCK|OPTIMIZE|CALL)\b.*)$",
+    re.DOTALL,
+)
 #: Longest message kept for an entry with continuation lines.
 MAX_MESSAGE = 16 * 1024
 
@@ -121,7 +131,7 @@ NORMALISE = (
 class Record:
     """One log record: its first line parsed, continuation lines (stack traces) attached."""
 
-    __slots__ = ("file", "level", "line", "lines", "message", "parts", "source", "time")
+    __slots__ = ("file", "level", "line", "lines", "message", "parts", "source", "tag", "time")
 
     def __init__(self, time: datetime.datetime, level: str, message: str, source: str) -> None:
         self.time = time
@@ -133,6 +143,8 @@ class Record:
         self.line: Optional[int] = None
         #: The PHP messages an nginx entry carries, each a record of its own.
         self.parts: List["Record"] = []
+        #: What kind of error beyond its level: "database" for WordPress's database errors.
+        self.tag: Optional[str] = None
 
     def fingerprint(self) -> str:
         """level + file + line + the message with numbers, ids and quoted values normalised.
@@ -141,7 +153,10 @@ class Record:
         swallowed every message into one), and without its client/request context.
         """
         message = self.message
-        if self.source == "nginx":
+        if self.tag == "database":
+            found = WP_DB_ERROR.match(message)
+            message = f"database: {found.group('error') if found else message}"
+        elif self.source == "nginx":
             inner = FASTCGI_TEXT.search(message)
             message = inner.group(1) if inner else message.split(", client: ", 1)[0]
             message = re.sub(r"^\*\d+ ", "", re.sub(r"^\d+#\d+: ", "", message))
@@ -215,6 +230,10 @@ def parse_php_head(raw: bytes, local_tz: datetime.tzinfo = UTC) -> Optional[Reco
     level = php_level(body)
     text = body.decode("utf-8", "replace").rstrip()
     record = Record(when.astimezone(UTC), level, text, "php")
+    if level == "info" and b"WordPress" in body[:120] and WP_DB_ERROR.match(text):
+        # A database error WordPress logged: an error of WordPress's, by MySQL's message.
+        record.level, record.source, record.tag = "error", "wordpress", "database"
+        return record
     located = LOCATION.search(text)
     if located:
         record.file, record.line = located.group(1), int(located.group(2))
@@ -464,6 +483,7 @@ class Summary:
                 "sample": record.message[:500],
                 "where": where,
                 "plugin": marked,
+                **({"tag": record.tag} if record.tag else {}),
             }
         entry["count"] += count
         entry["first_seen"] = min(entry["first_seen"], first_iso)
