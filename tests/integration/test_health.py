@@ -159,3 +159,19 @@ def test_an_absolute_window(green_fleet, runbook_cli) -> None:
     assert full["hosts"]["beta-1"]["fatal"] > 0
     bad = runbook_cli("logs", "errors", "--until", "yesterday")
     assert bad.code == 2 and "--until" in bad.err
+
+
+def test_a_log_of_an_unknown_format_is_said_out_loud(green_fleet, runbook_cli) -> None:
+    """A file of an unsupported format reported 0 records and 0 unparsed, like a clean log."""
+    log = green_fleet.root / "hosts" / "beta-1" / "log" / "php" / "error.log"
+    log.write_bytes(b"".join(f"{i} | svc=api | level=FATAL | boom\n".encode() for i in range(30)))
+    errors = runbook_cli("logs", "errors", "--since", "1h", "--json")
+    assert errors.code == 0, errors.err
+    assert errors.json()["format_unrecognised"] == {"beta-1": ["/var/log/php/error.log"]}
+    plain = runbook_cli("logs", "errors", "--since", "1h")
+    assert "FORMAT UNRECOGNISED: beta-1: /var/log/php/error.log" in plain.err
+    health = runbook_cli("health", "--since", "5m", "--json")
+    assert health.json()["verdict"] != "green"
+    assert any(
+        r["metric"] == "log format" and r["target"] == "beta-1" for r in health.json()["table"]
+    )

@@ -115,3 +115,13 @@ def test_inventory_overrides_judge_their_hosts() -> None:
     verdicts = {(r["target"], r["metric"]): r["verdict"] for r in out["table"]}
     assert verdicts[("a-1", "api_errors")] == "red"  # 50%: red by the document's table
     assert verdicts[("b-1", "api_errors")] == "green"  # 50% < 60: green by its group's
+
+
+def test_a_log_of_an_unknown_format_is_never_green() -> None:
+    """A file of an unsupported format reported 0 records: what a clean log looks like."""
+    rows = thresholds.merged()
+    unknown = {**GREEN_LOGS, "format_unrecognised": ["/var/log/php/error.log"]}
+    outcome = evaluate({"web-1": {"site": "a", "logs": unknown}}, {}, {}, rows)
+    assert outcome["verdict"] == "inconclusive"
+    [row] = [r for r in outcome["table"] if r["metric"] == "log format"]
+    assert row["verdict"] == "inconclusive" and "format unrecognised" in row["note"]

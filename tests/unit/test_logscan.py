@@ -432,3 +432,27 @@ def test_wordpress_database_errors_are_errors_by_mysqls_message(line: str) -> No
         [entry] = result["top"]
         assert entry["tag"] == "database" and entry["level"] == "error"
         assert entry["fingerprint"] == "error|-|-|database: Table '…' doesn't exist"
+
+
+def test_a_fatal_after_leading_nul_bytes_is_found_and_unknown_content_is_said() -> None:
+    """A real fatal after leading NUL bytes was lost; a file of an unknown format reported 0
+    records and 0 unparsed, exactly what a clean log looks like."""
+    holed = b"\x00" * 4096 + b"[02-May-2026 10:00:01 UTC] PHP Fatal error:  boom in /a.php:3\n"
+    unknown = b"".join(f"{i} | svc=api | something happened\n".encode() for i in range(20))
+    for scanner in (ls.scan_records, ls.fast_scan):
+        summary = ls.Summary(top=50, plugin=MASE)
+        scanner(io.BytesIO(holed), "php", summary, "n")
+        assert summary.result()["counts"] == {"php:fatal": 1}, scanner
+        summary = ls.Summary(top=50, plugin=MASE)
+        scanner(io.BytesIO(unknown), "php", summary, "n")
+        result = summary.result()
+        assert result["records"] == 0 and result["unparsed_lines"] == 20, scanner
+        assert result["unparsed_samples"][0] == "0 | svc=api | something happened", scanner
+
+
+def test_a_window_over_a_file_of_unknown_format_reads_it_all(tmp_path: Path) -> None:
+    """The scan started at the first line whose time it could read: an unknown format was
+    skipped whole, uncounted."""
+    data = b"".join(f"{i} | svc=api | boom\n".encode() for i in range(500))
+    since = datetime.datetime(2026, 5, 2, tzinfo=UTC)
+    assert ls.seek_time(io.BytesIO(data), len(data), since, "php") == 0

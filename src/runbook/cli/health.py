@@ -45,6 +45,15 @@ def _finish(out: dict[str, Any], scan: service.Scan, as_json: bool) -> None:
     if not as_json:
         for host, why in scan.not_scanned.items():
             click.echo(visible(f"NOT SCANNED: {host}: {why}"), err=True)
+        for host, paths in scan.unrecognised.items():
+            for path in paths:
+                click.echo(
+                    visible(
+                        f"FORMAT UNRECOGNISED: {host}: {path}: most of its lines could not be "
+                        "read, so it is not a clean log (runbook log-scan --json shows samples)"
+                    ),
+                    err=True,
+                )
     if scan.exit_code:
         raise click.exceptions.Exit(scan.exit_code)
 

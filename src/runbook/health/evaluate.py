@@ -141,8 +141,9 @@ def _overall(table: list[dict[str, Any]], rollback: bool) -> str:
     overall = max(verdicts, key=lambda v: ORDER[v])
     if overall == "inconclusive" and any(v == "green" for v in verdicts):
         overall = "green"
-    if overall == "green" and any(r["metric"] == "logs" for r in table):
-        overall = "inconclusive"  # a host that could not be scanned is not a green host
+    if overall == "green" and any(r["metric"] in ("logs", "log format") for r in table):
+        # A host that could not be scanned, or a log that could not be read, is not green.
+        overall = "inconclusive"
     return "red" if rollback else overall
 
 
@@ -182,6 +183,20 @@ def evaluate(
             )
             continue
         _judge_host(host, logs, host_rows.get(host, rows), baselines.get(host), table, inputs)
+        for path in logs.get("format_unrecognised") or []:
+            # An unknown format is not a clean log: that source is inconclusive, never green.
+            table.append(
+                {
+                    "scope": "host",
+                    "target": host,
+                    "metric": "log format",
+                    "value": None,
+                    "samples": 0,
+                    "verdict": "inconclusive",
+                    "unit": "",
+                    "note": f"{path}: format unrecognised",
+                }
+            )
     for site, given in site_inputs.items():
         site_base = (baselines.get(f"site:{site}") or {}).get("metrics") or {}
         _judge_site(site, given, site_rows.get(site, rows), site_base, table, inputs)

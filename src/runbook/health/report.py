@@ -42,6 +42,16 @@ def not_scanned(hosts: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     }
 
 
+def unrecognised(hosts: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+    """host -> the logs most of whose lines the scanner could not read: an unknown format,
+    never to be read as a clean log."""
+    return {
+        h: list((n.get("logs") or {}).get("format_unrecognised") or [])
+        for h, n in hosts.items()
+        if (n.get("logs") or {}).get("format_unrecognised")
+    }
+
+
 def count_errors(
     hosts: Mapping[str, Mapping[str, Any]], source: str | None, plugin: str
 ) -> dict[str, dict[str, int]]:

@@ -49,6 +49,11 @@ class Scan:
         return report.not_scanned(self.hosts)
 
     @property
+    def unrecognised(self) -> dict[str, list[str]]:
+        """host -> its logs most of whose lines could not be read (an unknown format)."""
+        return report.unrecognised(self.hosts)
+
+    @property
     def exit_code(self) -> int:
         """0 when every host was scanned; else the run's code (3 or 4)."""
         if self.not_scanned:
@@ -121,6 +126,7 @@ def errors(
         "total": report.totals(rows),
         "run_id": done.result.run_id,
         "not_scanned": done.not_scanned,
+        "format_unrecognised": done.unrecognised,
     }, done
 
 
@@ -134,6 +140,7 @@ def top(
         "top": report.merge_top(done.hosts, count),
         "run_id": done.result.run_id,
         "not_scanned": done.not_scanned,
+        "format_unrecognised": done.unrecognised,
     }, done
 
 

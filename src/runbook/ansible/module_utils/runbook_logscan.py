@@ -208,8 +208,11 @@ class PluginMarkers:
 
 
 def parse_php_head(raw: bytes, local_tz: datetime.tzinfo = UTC) -> Optional[Record]:
-    """The first line of a debug.log / PHP error log record, or None for a continuation line."""
-    match = PHP_RECORD.match(raw)
+    """The first line of a debug.log / PHP error log record, or None for a continuation line.
+
+    NUL bytes before it (a copy-truncate's hole, a crash's torn write) are not the record's.
+    """
+    match = PHP_RECORD.match(raw.lstrip(b"\x00"))
     if not match:
         return None
     day, month, year, hh, mm, ss, zone, body = match.groups()
@@ -374,13 +377,21 @@ def seek_time(
     handle.seek(low)
     if low:
         handle.readline(MAX_LINE + 1)
+    start = handle.tell()
+    dated = False
     # The last few KB by hand: the first record at or after `since`.
     while True:
         pos = handle.tell()
         raw = handle.readline(MAX_LINE + 1)
         if not raw:
+            if not dated:
+                # Not one line with a time the scanner can read: scan it all, so that content
+                # of an unknown format is counted (as unparsed), never skipped as if clean.
+                handle.seek(start)
+                return start
             return pos
         when = line_time(raw.rstrip(b"\r\n"), kind, local_tz)
+        dated = dated or when is not None
         if when is not None and when >= since:
             handle.seek(pos)
             return pos
@@ -424,6 +435,8 @@ class Summary:
         self.plugin_records = 0
         self.records = 0
         self.unparsed = 0
+        #: The first few unparsed lines, as text (escapes shown): what the scanner could not read.
+        self.unparsed_samples: List[str] = []
         self.overlong = 0
         self.fingerprints: Dict[str, Dict[str, Any]] = {}
         self.max_fingerprints = max_fingerprints
@@ -431,6 +444,12 @@ class Summary:
         self.top = top
         self.first: Optional[str] = None
         self.last: Optional[str] = None
+
+    def not_parsed(self, line: Optional[bytes], count: int = 1) -> None:
+        """`count` lines the scanner could not read; the first few kept as samples."""
+        self.unparsed += count
+        if line is not None and len(self.unparsed_samples) < 5:
+            self.unparsed_samples.append(repr(line[:200])[2:-1])
 
     def add(self, record: Record, where: str) -> None:
         """One record (the line-by-line scan)."""
@@ -496,6 +515,7 @@ class Summary:
             "counts": dict(sorted(self.counts.items())),
             "plugin_records": self.plugin_records,
             "unparsed_lines": self.unparsed,
+            "unparsed_samples": self.unparsed_samples,
             "overlong_lines": self.overlong,
             "first": self.first,
             "last": self.last,
@@ -507,7 +527,7 @@ class Summary:
 
 # The fast path's patterns: record heads and continuation lines, matched over whole chunks.
 FAST_HEAD = re.compile(
-    rb"^\[(\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}:\d{2}(?: [A-Za-z0-9_/+:\-]+)?)\] "
+    rb"^\x00*\[(\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}:\d{2}(?: [A-Za-z0-9_/+:\-]+)?)\] "
     rb"([^\n]{0,4096})",
     re.MULTILINE,
 )
@@ -515,7 +535,7 @@ FAST_HEAD = re.compile(
 CONTINUATIONS = (b"Stack trace:", b"#", b" ", b"\t", b"PHP ")
 # What no log line holds: control characters other than tab and CR (binary, a torn write).
 MALFORMED = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-PHP_HEAD_START = re.compile(rb"\[\d{2}-[A-Z][a-z]{2}-\d{4} ")
+PHP_HEAD_START = re.compile(rb"\x00*\[\d{2}-[A-Z][a-z]{2}-\d{4} ")
 
 
 def _valid_utf8(data: bytes) -> bool:
@@ -531,7 +551,7 @@ def malformed(line: bytes) -> bool:
     return bool(MALFORMED.search(line)) or not _valid_utf8(line)
 
 
-def _unparsed_in(part: bytes, seen_head: bool) -> Tuple[int, bool]:
+def _unparsed_in(part: bytes, seen_head: bool, samples: List[bytes]) -> Tuple[int, bool]:
     """Unparsed lines of `part` (whole lines): every non-blank line before the file's first
     record, and after it the malformed ones only; the rest continue the record above them
     (stack traces, multi-line SQL, print_r output, a driver's second line)."""
@@ -544,18 +564,21 @@ def _unparsed_in(part: bytes, seen_head: bool) -> Tuple[int, bool]:
         if max(lengths) > MAX_LINE:
             long_lines = sum(1 for n in lengths if n > MAX_LINE)
             unparsed += long_lines
+            samples.extend(ln[:200] for ln in part.split(b"\n") if len(ln) > MAX_LINE)
             part = b"\n".join(ln for ln in part.split(b"\n") if len(ln) <= MAX_LINE)
             rest = part
     if not seen_head:
         first = FAST_HEAD.search(part)
         prefix = part if first is None else part[: first.start()]
-        unparsed += sum(1 for line in prefix.split(b"\n")[:-1] if line.strip())
+        lost = [line for line in prefix.split(b"\n")[:-1] if line.strip()]
+        unparsed += len(lost)
+        samples.extend(lost[:5])
         rest = b"" if first is None else part[first.start() :]
         seen_head = first is not None
     if MALFORMED.search(rest) or not _valid_utf8(rest):  # rare: only then line by line
-        unparsed += sum(
-            1 for line in rest.split(b"\n") if malformed(line) and not PHP_HEAD_START.match(line)
-        )
+        bad = [ln for ln in rest.split(b"\n") if malformed(ln) and not PHP_HEAD_START.match(ln)]
+        unparsed += len(bad)
+        samples.extend(bad[:5])
     return unparsed, seen_head
 
 
@@ -589,6 +612,7 @@ def fast_scan(
     """
     bodies: Dict[bytes, List[Any]] = {}
     tally = [0, 0]  # unparsed lines; whether the file's first record was seen
+    samples: List[bytes] = []
     carry = b""
     offset = handle.tell()
     while stop is None or offset < stop:
@@ -602,23 +626,29 @@ def fast_scan(
             carry = data if len(data) <= MAX_LINE else b"\0"  # an overlong line: unparsed
             continue
         part, carry = data[: cut + 1], data[cut + 1 :]
-        _fast_part(part, bodies, tally)
+        _fast_part(part, bodies, tally, samples)
         if len(bodies) >= MAX_BODIES:
             _fold(bodies, kind, summary, where, local_tz)
     if final_line and carry and carry != b"\0":
         # A last line without its newline (still being written) is counted in a window's scan,
         # as the line scan counts it. An incremental scan (final_line=False) leaves it for the
         # next one, which reads it whole: the offset stays before it either way.
-        _fast_part(carry + b"\n", bodies, tally)
+        _fast_part(carry + b"\n", bodies, tally, samples)
     _fold(bodies, kind, summary, where, local_tz)
-    summary.unparsed += tally[0]
+    for line in samples[:5]:
+        summary.not_parsed(line, 0)
+    summary.not_parsed(None, tally[0])
     return offset - len(carry)
 
 
-def _fast_part(part: bytes, bodies: Dict[bytes, List[Any]], tally: List[int]) -> None:
+def _fast_part(
+    part: bytes, bodies: Dict[bytes, List[Any]], tally: List[int], tally_samples: List[bytes]
+) -> None:
     """Tally whole lines (`part` ends with a newline): records by their text, and the
     unparsed lines (as the line scan judges them)."""
-    unparsed, seen = _unparsed_in(part, bool(tally[1]))
+    samples: List[bytes] = []
+    unparsed, seen = _unparsed_in(part, bool(tally[1]), samples)
+    tally_samples.extend(samples[: max(0, 5 - len(tally_samples))])
     tally[0] += unparsed
     tally[1] = int(seen)
     heads = FAST_HEAD.findall(part)
@@ -707,7 +737,7 @@ def scan_records(
     for _, end, raw in read_lines(handle, stop):
         last_complete = end
         if raw is None:
-            summary.unparsed += 1
+            summary.not_parsed(b"(a line longer than 64 KiB)")
             summary.overlong += 1
             continue
         record = (
@@ -718,7 +748,7 @@ def scan_records(
         if record is None:
             if current is None or malformed(raw):
                 if raw.strip():
-                    summary.unparsed += 1  # before any record, or malformed
+                    summary.not_parsed(raw)  # before any record, or malformed
             elif kind in ("php", "wordpress"):
                 # A stack trace, multi-line SQL, print_r output: the record above's.
                 current.lines += 1
@@ -729,7 +759,7 @@ def scan_records(
                 if len(current.message) < MAX_MESSAGE:
                     current.message += "\n" + raw.decode("utf-8", "replace").rstrip()
             elif raw.strip():
-                summary.unparsed += 1
+                summary.not_parsed(raw)
             continue
         if kind in ("php", "wordpress") and XDEBUG_FRAME.match(record.message.encode()[:40]):
             # xdebug writes each frame with a timestamp of its own: the record above's lines.

@@ -116,6 +116,16 @@ node_time:
   description: The node's clock when it scanned (UTC), to tell clock skew between nodes.
   type: str
   returned: always
+format_unrecognised:
+  description:
+    - The logs most of whose lines could not be read (at least 5, more than their records),
+      a format this scanner does not know, never to be taken for a clean log.
+  type: list
+  returned: always
+unparsed_samples:
+  description: The first few lines that could not be read, as text.
+  type: list
+  returned: always
 """
 
 import datetime
@@ -194,6 +204,7 @@ def main():
         reports.append(report)
         if not report["exists"]:
             continue
+        before = (summary.records, summary.unparsed)
         try:
             size = os.path.getsize(path)
             if p["incremental"]:
@@ -203,6 +214,10 @@ def main():
                 )
                 for part in stats:
                     access = part if access is None else _merge_access(access, part)
+                    report["access"] = (
+                        part if "access" not in report else _merge_access(report["access"], part)
+                    )
+                account(report, summary, before)
                 continue
             with open(path, "rb") as handle:
                 start = seek_time(handle, size, since, kind, tz)
@@ -226,7 +241,9 @@ def main():
                 report["scanned_bytes"] = handle.tell() - start
         except OSError as exc:
             report["error"] = f"{path}: {exc.strerror or exc}"
+        account(report, summary, before)
     result = summary.result()
+    unrecognised = [r["path"] for r in reports if r.get("format_unrecognised")]
     crit = critical.result()["counts"]
     critical_count = sum(
         n
@@ -250,6 +267,8 @@ def main():
         critical_recent=critical_count,
         critical_window=p["critical_window"],
         window={"since": since.isoformat(), "until": (until or now).isoformat()},
+        format_unrecognised=unrecognised,
+        unparsed_samples=result["unparsed_samples"],
     )
     if access is not None:
         out["access"] = access
@@ -258,6 +277,18 @@ def main():
         out["state"] = new_state
     out["runbook_report"] = {"node": {"logs": {k: v for k, v in out.items() if k != "changed"}}}
     module.exit_json(**out)
+
+
+def account(report, summary, before):
+    """What one source gave: records and unparsed lines; most of it unparsed (at least 5
+    lines, more than the records) is a format this scanner does not know, said out loud."""
+    if report["kind"] == "nginx_access":
+        stats = report.get("access") or {}
+        records, unparsed = stats.get("requests") or 0, stats.get("unparsed_lines") or 0
+    else:
+        records, unparsed = summary.records - before[0], summary.unparsed - before[1]
+    report["records"], report["unparsed"] = records, unparsed
+    report["format_unrecognised"] = unparsed >= 5 and unparsed > records
 
 
 def _merge_access(a, b):
