@@ -456,3 +456,25 @@ def test_a_window_over_a_file_of_unknown_format_reads_it_all(tmp_path: Path) -> 
     data = b"".join(f"{i} | svc=api | boom\n".encode() for i in range(500))
     since = datetime.datetime(2026, 5, 2, tzinfo=UTC)
     assert ls.seek_time(io.BytesIO(data), len(data), since, "php") == 0
+
+
+# PHP-FPM's own log as its zlog writes it, and a slow log entry with its frames.
+FPM_LOG = b"""\
+[02-May-2026 10:00:01] NOTICE: fpm is running, pid 812
+[02-May-2026 10:00:05] WARNING: [pool www] child 1234 exited on signal 9 (SIGKILL) after 12.345678 seconds from start
+[02-May-2026 10:00:06] WARNING: [pool www] server reached pm.max_children setting (5), consider raising it
+[02-May-2026 10:00:07] WARNING: [pool www] child 1240, script '/srv/www/index.php' (request: "GET /index.php") executing too slow (5.012345 sec), logging
+[02-May-2026 10:00:07]  [pool www] pid 1240
+script_filename = /srv/www/index.php
+[0x00007f1c2e813f60] sleep() /srv/www/wp-content/plugins/mase/includes/rest.php:12
+[0x00007f1c2e813e80] mase_rest_status() /srv/www/wp-includes/class-wp-hook.php:324
+[02-May-2026 10:00:09] WARNING: [pool www] child 1241 exited on signal 9 (SIGKILL) after 3.100000 seconds from start
+"""
+
+
+def test_php_fpms_own_log() -> None:
+    result = scan(FPM_LOG, "php_fpm")
+    assert result["unparsed_lines"] == 0  # the slow log's frames are its entry's
+    assert result["counts"]["php-fpm:warning"] == 5 and result["counts"]["php-fpm:notice"] == 1
+    killed = [e for e in result["top"] if "exited on signal" in e["fingerprint"]]
+    assert len(killed) == 1 and killed[0]["count"] == 2  # pids and times normalised

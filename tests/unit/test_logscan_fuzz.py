@@ -23,6 +23,8 @@ PREFIXES = st.sampled_from(
         b"2026/11/27 14:00:05 [crit] 1#1: *9 connect() failed ",
         b"[27-Nov-2026 14:00:01 UTC] PHP Strict Standards:  ",
         b"[27-Nov-2026 14:00:01 UTC] PHP   2. require() ",
+        b"[27-Nov-2026 14:00:01] WARNING: [pool www] child 1 exited on signal 9 ",
+        b"[0x00007f1c2e813f60] sleep() /srv/a.php:",
         b"[27-Nov-2026 14:00:01 UTC] WordPress database error Table 'x' for query SELECT ",
         "[27-Nov-2026 14:00:01 UTC] Ошибка базы данных WordPress x в запросе SELECT ".encode(),
         b"[27-Nov-2026 14:00:01 UTC] PHP Warning:  x in C:\\www\\a.php on line ",
@@ -40,7 +42,7 @@ def as_log(parts: list[tuple[bytes, bytes]]) -> bytes:
 
 
 @settings(max_examples=500, deadline=None, derandomize=True)
-@given(LINES, st.sampled_from(["php", "wordpress", "nginx_error"]))
+@given(LINES, st.sampled_from(["php", "wordpress", "nginx_error", "php_fpm"]))
 def test_record_scan_never_crashes(parts: list[tuple[bytes, bytes]], kind: str) -> None:
     summary = ls.Summary(plugin=ls.PluginMarkers("mase", "MASE"))
     data = as_log(parts)

@@ -14,7 +14,7 @@ from typing import Any
 #: PHP's levels, and `crit` for the web server's own emerg/alert/crit (never a PHP fatal).
 LEVELS = ("fatal", "parse", "crit", "error", "warning", "notice", "deprecated")
 #: The log sources every node has; the target plugin's own records are a source too.
-BASE_SOURCES = ("php", "wordpress", "nginx")
+BASE_SOURCES = ("php", "wordpress", "nginx", "php-fpm")
 
 
 def clock_skew(node_time: str | None, observed_at: str | None) -> float | None:

@@ -225,6 +225,8 @@ def _write_inventory(root: Path, topology: Topology, creds: dict[str, str]) -> N
                 "runbook_lock_dir": "/var/www/{{ site }}/locks",
                 # No init system in the namespaces: php-fpm reloads (OPcache reset) by signal.
                 "php_fpm_reload_argv": ["pkill", "-USR2", "-F", "/run/php/php-fpm.pid"],
+                # PHP-FPM's own log (the pool's master writes it there in the sandbox).
+                "php_fpm_log": "/var/log/php-fpm.log",
             },
             "children": {
                 site.name: {

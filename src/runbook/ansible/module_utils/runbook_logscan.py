@@ -243,6 +243,45 @@ def parse_php_head(raw: bytes, local_tz: datetime.tzinfo = UTC) -> Optional[Reco
     return record
 
 
+# PHP-FPM's own log (sapi/fpm/fpm/zlog.c): "[02-May-2026 10:00:01] WARNING: [pool www] child
+# 123 exited on signal 9 (SIGKILL) after 12.3 seconds from start"; microseconds when
+# log_level is debug. The slow log's entries start "[02-May-2026 10:00:01]  [pool www] pid 123"
+# and their frames follow on lines of their own.
+FPM_RECORD = re.compile(
+    rb"^\[(\d{2})-([A-Z][a-z]{2})-(\d{4}) (\d{2}):(\d{2}):(\d{2})(?:\.\d+)?\] "
+    rb"(?:(DEBUG|NOTICE|WARNING|ERROR|ALERT): )?\s*(.*)$",
+    re.DOTALL,
+)
+FPM_LEVELS = {
+    b"DEBUG": "info",
+    b"NOTICE": "notice",
+    b"WARNING": "warning",
+    b"ERROR": "error",
+    b"ALERT": "error",
+}
+
+
+def parse_fpm(raw: bytes, local_tz: datetime.tzinfo = UTC) -> Optional[Record]:
+    """A PHP-FPM log record (source php-fpm): a pool killed by the OOM killer, max_children
+    reached, a request executing too slowly, and the slow log's entries."""
+    match = FPM_RECORD.match(raw)
+    if not match:
+        return None
+    day, month, year, hh, mm, ss, level, body = match.groups()
+    if month not in MONTHS:
+        return None
+    try:
+        when = datetime.datetime(
+            int(year), MONTHS[month], int(day), int(hh), int(mm), int(ss), tzinfo=local_tz
+        )
+    except ValueError:
+        return None
+    text = body.decode("utf-8", "replace").rstrip()
+    slow = level is None and text.startswith("[pool ")
+    name = FPM_LEVELS.get(level or b"", "warning" if slow else "info")
+    return Record(when.astimezone(UTC), name, text, "php-fpm")
+
+
 def parse_nginx_error(raw: bytes, local_tz: datetime.tzinfo = UTC) -> Optional[Record]:
     match = NGINX_ERROR.match(raw)
     if not match:
@@ -335,6 +374,9 @@ def line_time(raw: bytes, kind: str, local_tz: datetime.tzinfo) -> Optional[date
         return record.time if record else None
     if kind == "nginx_error":
         record = parse_nginx_error(raw, local_tz)
+        return record.time if record else None
+    if kind == "php_fpm":
+        record = parse_fpm(raw, local_tz)
         return record.time if record else None
     parsed = parse_access(raw)
     return parsed[0] if parsed else None
@@ -743,14 +785,17 @@ def scan_records(
         record = (
             parse_php_head(raw, local_tz)
             if kind in ("php", "wordpress")
+            else parse_fpm(raw, local_tz)
+            if kind == "php_fpm"
             else parse_nginx_error(raw, local_tz)
         )
         if record is None:
             if current is None or malformed(raw):
                 if raw.strip():
                     summary.not_parsed(raw)  # before any record, or malformed
-            elif kind in ("php", "wordpress"):
-                # A stack trace, multi-line SQL, print_r output: the record above's.
+            elif kind in ("php", "wordpress", "php_fpm"):
+                # A stack trace, multi-line SQL, print_r output, a slow log's frames: the
+                # record above's.
                 current.lines += 1
             elif kind == "nginx_error":
                 # nginx writes what FastCGI sent, newlines and all: the lines up to the next

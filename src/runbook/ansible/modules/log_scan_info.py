@@ -20,7 +20,7 @@ options:
   sources:
     description:
       - The logs, each C(path) and C(kind) (C(wordpress), C(php), C(nginx_error),
-        C(nginx_access)). A missing file is reported, not an error.
+        C(nginx_access), C(php_fpm)). A missing file is reported, not an error.
     type: list
     elements: dict
     required: true
@@ -144,7 +144,7 @@ from ansible.module_utils.runbook_logscan import (
     seek_time,
 )
 
-KINDS = ("wordpress", "php", "nginx_error", "nginx_access")
+KINDS = ("wordpress", "php", "nginx_error", "nginx_access", "php_fpm")
 
 
 def local_zone(name):
