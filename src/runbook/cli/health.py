@@ -67,7 +67,8 @@ def logs_cmd() -> None:
 @click.option("--since", default="1h", show_default=True, help="The window: 5m, 1h, 2d or ISO.")
 @click.option(
     "--source",
-    help="Only this source: php, wordpress, nginx, php-fpm, or the plugin's own (its slug, e.g. mase).",
+    help="Only this source: php, wordpress, nginx, php-fpm, or the plugin's own "
+    "(its slug, e.g. mase).",
 )
 @click.option(
     "--incremental",
