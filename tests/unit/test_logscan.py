@@ -478,3 +478,10 @@ def test_php_fpms_own_log() -> None:
     assert result["counts"]["php-fpm:warning"] == 5 and result["counts"]["php-fpm:notice"] == 1
     killed = [e for e in result["top"] if "exited on signal" in e["fingerprint"]]
     assert len(killed) == 1 and killed[0]["count"] == 2  # pids and times normalised
+
+
+def test_a_files_newest_record_is_read_from_its_end() -> None:
+    data = DEBUG_LOG + b"\n\n"
+    newest = ls.newest_time(io.BytesIO(data), len(data), "php")
+    assert newest == datetime.datetime(2026, 11, 27, 14, 0, 0, tzinfo=UTC)  # Berlin 15:00
+    assert ls.newest_time(io.BytesIO(b"no records\n"), 11, "php") is None

@@ -207,3 +207,22 @@ def test_one_incident_per_emergency(ws: Workspace) -> None:
     later = _p0_run(ws, "r4", ExitCode.OK, 1)
     assert attach_incident(ws, book, later, None, said.append) == 2  # type: ignore[arg-type]
     assert later.incident_id == 2  # type: ignore[attr-defined]
+
+
+def test_logs_older_than_the_window_are_named() -> None:
+    hosts = {
+        "a-1": {
+            "logs": {
+                "window": {"since": "2026-11-30T02:00:00+00:00"},
+                "sources": [
+                    {"path": "/var/log/php/error.log", "newest": "2026-05-02T10:00:09+00:00"},
+                    {"path": "/var/log/nginx/error.log", "newest": "2026-11-30T02:10:00+00:00"},
+                    {"path": "/srv/debug.log", "newest": None},
+                ],
+            }
+        },
+        "b-1": {"logs": None},
+    }
+    assert report.older_than_window(hosts) == {
+        "a-1": {"/var/log/php/error.log": "2026-05-02T10:00:09+00:00"}
+    }

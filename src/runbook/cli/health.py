@@ -45,6 +45,15 @@ def _finish(out: dict[str, Any], scan: service.Scan, as_json: bool) -> None:
     if not as_json:
         for host, why in scan.not_scanned.items():
             click.echo(visible(f"NOT SCANNED: {host}: {why}"), err=True)
+        for host, logs in out.get("older_than_window", {}).items():
+            for path, newest in logs.items():
+                click.echo(
+                    visible(
+                        f"NOTE: {host}: {path}: its newest record is {newest}, older than the "
+                        "window (--since TIME --until TIME scans a past one)"
+                    ),
+                    err=True,
+                )
         for host, paths in scan.unrecognised.items():
             for path in paths:
                 click.echo(

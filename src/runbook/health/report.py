@@ -52,6 +52,20 @@ def unrecognised(hosts: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]
     }
 
 
+def older_than_window(hosts: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, str]]:
+    """host -> log path -> its newest record's time, for logs whose newest record is older
+    than the window's start: nothing in the window, because nothing was written in it."""
+    found: dict[str, dict[str, str]] = {}
+    for host, node in hosts.items():
+        logs = node.get("logs") or {}
+        since = (logs.get("window") or {}).get("since")
+        for source in logs.get("sources") or []:
+            newest = source.get("newest")
+            if since and newest and newest < since:
+                found.setdefault(host, {})[source["path"]] = newest
+    return found
+
+
 def count_errors(
     hosts: Mapping[str, Mapping[str, Any]], source: str | None, plugin: str
 ) -> dict[str, dict[str, int]]:

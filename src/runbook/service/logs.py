@@ -127,6 +127,7 @@ def errors(
         "run_id": done.result.run_id,
         "not_scanned": done.not_scanned,
         "format_unrecognised": done.unrecognised,
+        "older_than_window": report.older_than_window(done.hosts),
     }, done
 
 
@@ -141,6 +142,7 @@ def top(
         "run_id": done.result.run_id,
         "not_scanned": done.not_scanned,
         "format_unrecognised": done.unrecognised,
+        "older_than_window": report.older_than_window(done.hosts),
     }, done
 
 

@@ -439,6 +439,18 @@ def seek_time(
             return pos
 
 
+def newest_time(
+    handle: BinaryIO, size: int, kind: str, local_tz: datetime.tzinfo = UTC, tail: int = 1 << 18
+) -> Optional[datetime.datetime]:
+    """The time of the file's newest record, read from its end (None: no record there)."""
+    handle.seek(max(0, size - tail))
+    for raw in reversed(handle.read(tail).split(b"\n")):
+        when = line_time(raw.rstrip(b"\r"), kind, local_tz)
+        if when is not None:
+            return when
+    return None
+
+
 def file_identity(path: str) -> Tuple[int, str, int]:
     """(inode, sha256 of the first bytes, size): how a later scan knows it is the same file."""
     st = os.stat(path)

@@ -85,7 +85,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 sources:
-  description: Per log, what was scanned and found.
+  description:
+    - Per log, what was scanned and found; C(newest) is the time of its newest record (a
+      window after it shows nothing, and says why), C(records) and C(unparsed) its counts.
   type: list
   returned: always
 counts:
@@ -138,6 +140,7 @@ from ansible.module_utils.runbook_logscan import (
     Summary,
     access_stats,
     fast_scan,
+    newest_time,
     parse_since,
     scan_incremental,
     scan_records,
@@ -207,6 +210,10 @@ def main():
         before = (summary.records, summary.unparsed)
         try:
             size = os.path.getsize(path)
+            with open(path, "rb") as tail:
+                newest = newest_time(tail, size, kind, tz)
+            # A file whose newest record is older than the window shows nothing in it: said.
+            report["newest"] = newest.isoformat() if newest else None
             if p["incremental"]:
                 stats = []
                 new_state[path], report["resumed"] = scan_incremental(
