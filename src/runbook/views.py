@@ -18,7 +18,15 @@ from runbook.progress import STYLE, LiveProgress, NoProgress, PlainProgress
 from runbook.target import Profile
 from runbook.text import visible
 
-__all__ = ["REPORTS", "Report", "progress_for", "report_for", "text", "visible"]
+__all__ = [
+    "REPORTS",
+    "Report",
+    "print_health",
+    "progress_for",
+    "report_for",
+    "text",
+    "visible",
+]
 
 
 def text(value: object, style: str = "") -> Text:
@@ -301,6 +309,49 @@ def print_log_scan(console: Console, report: dict[str, Any]) -> None:
             text(top),
         )
     console.print(table)
+
+
+VERDICT_STYLE = {"green": "green", "yellow": "yellow", "red": "bold red", "inconclusive": "dim"}
+
+
+def print_health(console: Console, outcome: dict[str, Any], since: str) -> None:
+    """`runbook health`'s verdict table, each rule with its evidence, and the verdict."""
+    table = Table(title=f"Health since {since}", title_justify="left")
+    for column in ("scope", "target", "metric", "value", "samples", "verdict"):
+        table.add_column(column)
+    for row in outcome["table"]:
+        value = "-" if row["value"] is None else f"{row['value']:g} {row['unit']}"
+        style = VERDICT_STYLE[row["verdict"]]
+        table.add_row(
+            row["scope"],
+            text(row["target"]),
+            row["metric"],
+            value,
+            str(row["samples"] if row["samples"] is not None else "-"),
+            f"[{style}]{row['verdict']}[/]",
+        )
+    console.print(table)
+    decision = outcome["decision"]
+    for rule in decision["rules"]:
+        style = {"fired": "bold red", "ok": "green", "inconclusive": "dim"}[rule["result"]]
+        console.print(f"  [{style}]{rule['result']:>12}[/] ", end="", highlight=False)
+        console.print(
+            text(f"{rule['rule']}: {json.dumps(rule['evidence'], default=str)[:300]}"),
+            highlight=False,
+        )
+    for host, skew in outcome["inputs"].get("clock_skew_seconds", {}).items():
+        if skew is not None and abs(skew) > 5:
+            console.print(
+                f"[yellow]clock skew: {host} is {skew:+g} s off the controller; "
+                "its records' times are its own[/]"
+            )
+    verdict = outcome["verdict"]
+    if decision["rollback"]:
+        console.print(
+            f"[bold red]ROLLBACK: {', '.join(decision['fired'])} fired[/] "
+            "(runbook p0-rollback --reason ...)"
+        )
+    console.print(f"verdict: [{VERDICT_STYLE[verdict]}]{verdict}[/]")
 
 
 @dataclass(frozen=True)

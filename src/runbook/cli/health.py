@@ -13,9 +13,7 @@ from rich.table import Table
 
 from runbook.cli.options import common, with_options
 from runbook.service import logs as service
-from runbook.views import text, visible
-
-VERDICT_STYLE = {"green": "green", "yellow": "yellow", "red": "bold red", "inconclusive": "dim"}
+from runbook.views import print_health, text, visible
 
 target_options = [
     click.Option(
@@ -218,48 +216,8 @@ def health_cmd(
         document["clock_skew_seconds"] = outcome["inputs"]["clock_skew_seconds"]
         click.echo(json.dumps(document, indent=2, default=str))
     else:
-        _print_health(outcome, since)
+        print_health(Console(width=160), outcome, since)
     raise click.exceptions.Exit(outcome["exit_code"])
-
-
-def _print_health(outcome: dict[str, Any], since: str) -> None:
-    console = Console(width=160)
-    table = Table(title=f"Health since {since}", title_justify="left")
-    for column in ("scope", "target", "metric", "value", "samples", "verdict"):
-        table.add_column(column)
-    for row in outcome["table"]:
-        value = "-" if row["value"] is None else f"{row['value']:g} {row['unit']}"
-        style = VERDICT_STYLE[row["verdict"]]
-        table.add_row(
-            row["scope"],
-            text(row["target"]),
-            row["metric"],
-            value,
-            str(row["samples"] if row["samples"] is not None else "-"),
-            f"[{style}]{row['verdict']}[/]",
-        )
-    console.print(table)
-    decision = outcome["decision"]
-    for rule in decision["rules"]:
-        style = {"fired": "bold red", "ok": "green", "inconclusive": "dim"}[rule["result"]]
-        console.print(f"  [{style}]{rule['result']:>12}[/] ", end="", highlight=False)
-        console.print(
-            text(f"{rule['rule']}: {json.dumps(rule['evidence'], default=str)[:300]}"),
-            highlight=False,
-        )
-    for host, skew in outcome["inputs"].get("clock_skew_seconds", {}).items():
-        if skew is not None and abs(skew) > 5:
-            console.print(
-                f"[yellow]clock skew: {host} is {skew:+g} s off the controller; "
-                "its records' times are its own[/]"
-            )
-    verdict = outcome["verdict"]
-    if decision["rollback"]:
-        console.print(
-            f"[bold red]ROLLBACK: {', '.join(decision['fired'])} fired[/] "
-            "(runbook p0-rollback --reason ...)"
-        )
-    console.print(f"verdict: [{VERDICT_STYLE[verdict]}]{verdict}[/]")
 
 
 @health_cmd.command("baseline")
