@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from tests.unit.test_store import new_run
 
 from runbook import __version__
 from runbook.cli import cli, main
@@ -245,18 +246,7 @@ def test_runs_never_cut_ids_and_show_takes_last(
 
     with Store() as store:
         for n in range(2):
-            store.start_run(
-                run_id=f"20261129T10000{n}Z-abcde{n}",
-                runbook="status",
-                parameters={},
-                reason=None,
-                operator="ops",
-                inventory="inv",
-                host_limit=None,
-                check_mode=False,
-                started_at=f"2026-11-29T10:00:0{n}Z",
-                artifact_dir="/tmp/a",
-            )
+            new_run(store, f"20261129T10000{n}Z-abcde{n}", f"2026-11-29T10:00:0{n}Z")
     code, out, _ = run_main(["runs"], capsys)  # no terminal here
     assert code == 0
     assert "20261129T100001Z-abcde1" in out and "20261129T100000Z-abcde0" in out
@@ -300,18 +290,7 @@ def test_hostile_reasons_print_as_text_in_the_record(
 
     reason = "[/bold] [link=https://evil.example]x[/link] \x1b]0;pwned\x07 \u202eevil"
     with Store() as store:
-        store.start_run(
-            run_id="20261129T100000Z-abcdef",
-            runbook="p0-rollback",
-            parameters={},
-            reason=reason,
-            operator="ops",
-            inventory="inv",
-            host_limit=None,
-            check_mode=False,
-            started_at="2026-11-29T10:00:00Z",
-            artifact_dir="/tmp/a",
-        )
+        new_run(store, "20261129T100000Z-abcdef", runbook="p0-rollback", reason=reason)
     for args in (["runs"], ["runs", "show", "last"]):
         code, out, err = run_main(args, capsys)
         assert code == 0, err

@@ -10,18 +10,24 @@ from runbook.events import HostOutcome
 from runbook.store import MIGRATIONS, Store
 
 
-def new_run(store: Store, run_id: str, started: str = "2026-11-27T10:00:00Z") -> None:
+def new_run(
+    store: Store, run_id: str, started: str = "2026-11-27T10:00:00Z", **fields: object
+) -> None:
+    """A run in the record, as execution starts one (`fields` override the defaults)."""
     store.start_run(
-        run_id=run_id,
-        runbook="status",
-        parameters={"feature": "x"},
-        reason="because",
-        operator="ops",
-        inventory="inv.yml",
-        host_limit=None,
-        check_mode=False,
-        started_at=started,
-        artifact_dir="/tmp/a",
+        **{
+            "run_id": run_id,
+            "runbook": "status",
+            "parameters": {"feature": "x"},
+            "reason": "because",
+            "operator": "ops",
+            "inventory": "inv.yml",
+            "host_limit": None,
+            "check_mode": False,
+            "started_at": started,
+            "artifact_dir": "/tmp/a",
+            **fields,
+        }  # type: ignore[arg-type]
     )
 
 
