@@ -46,8 +46,8 @@ def main() -> int:
     width = max(len(r["fault"]) for r in rows)
     print(f"\n{'fault':<{width}}  survived  lost")
     for r in rows:
-        survived = "yes" if r["survived"] else "NO"
-        print(f"{r['fault']:<{width}}  {survived:<8}  {'; '.join(r['lost']) or '-'}")
+        mark = "yes" if r["survived"] else "NO"
+        print(f"{r['fault']:<{width}}  {mark:<8}  {'; '.join(r['lost']) or '-'}")
     survived = sum(1 for r in rows if r["survived"])
     lost = sum(1 for r in rows if r["lost"])
     print(f"\nfaults tried {len(rows)}, survived {survived}, data lost {lost} ({took:.0f} s)")
