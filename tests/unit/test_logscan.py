@@ -485,3 +485,59 @@ def test_a_files_newest_record_is_read_from_its_end() -> None:
     newest = ls.newest_time(io.BytesIO(data), len(data), "php")
     assert newest == datetime.datetime(2026, 11, 27, 14, 0, 0, tzinfo=UTC)  # Berlin 15:00
     assert ls.newest_time(io.BytesIO(b"no records\n"), 11, "php") is None
+
+
+# Apache 2.4's error log as ErrorLogFormat's default writes it: mod_php's message as PHP wrote
+# it, proxy_fcgi's "AH01071: Got error 'PHP message: ...'" with PHP's newlines as \n.
+APACHE_ERROR = b"""\
+[Tue Jun 02 14:07:31.104522 2026] [php:warn] [pid 2211] [client 192.0.2.7:51514] PHP Warning:  Undefined array key "x" in /srv/www/wp-content/plugins/mase/a.php on line 20, referer: https://shop.example.com/
+[Tue Jun 02 14:07:32.200001 2026] [proxy_fcgi:error] [pid 2212:tid 140331] [client 192.0.2.8:51515] AH01071: Got error 'PHP message: PHP Warning:  require(/srv/x.php): Failed to open stream in /srv/www/index.php on line 3\\nPHP message: PHP Fatal error:  Uncaught Error: Failed opening required '/srv/x.php' in /srv/www/index.php:3\\nStack trace:\\n#0 {main}\\n  thrown in /srv/www/index.php on line 3'
+[Tue Jun 02 14:07:33.000001 2026] [proxy:error] [pid 2213] (111)Connection refused: AH00957: FCGI: attempt to connect to 127.0.0.1:9000 (127.0.0.1) failed
+[Tue Jun 02 14:07:34.000001 2026] [core:crit] [pid 2214] AH00102: [Tue Jun 02 14:07:34 2026] file overflow
+[Tue Jun 02 14:07:35.000001 2026] [mpm_prefork:notice] [pid 2200] AH00163: Apache/2.4.62 (Debian) configured -- resuming normal operations
+"""
+
+
+def test_apache_error_log() -> None:
+    result = scan(APACHE_ERROR, "apache_error")
+    assert result["unparsed_lines"] == 0 and result["records"] == 5
+    assert result["counts"] == {
+        "apache:crit": 1,
+        "apache:error": 1,
+        "apache:fatal": 1,
+        "apache:notice": 1,
+        "apache:warning": 1,
+        "mase:warning": 1,
+    }
+    fatal = [e for e in result["top"] if e["level"] == "fatal"]
+    assert len(fatal) == 1 and fatal[0]["fingerprint"].startswith("fatal|/srv/www/index.php|3|")
+    warning = [e for e in result["top"] if "Undefined array key" in e["fingerprint"]]
+    assert warning[0]["fingerprint"].startswith(
+        "warning|/srv/www/wp-content/plugins/mase/a.php|20|"
+    )
+
+
+def test_access_log_variants() -> None:
+    vhost = (
+        b'shop.example.com:443 192.0.2.7 - - [02/Jun/2026:14:07:31 +0000] "GET /wp-json/mase/v1/status '
+        b'HTTP/1.1" 500 120 "-" "curl/8.1" 250000\n'
+        b'shop.example.com:443 192.0.2.8 - - [02/Jun/2026:14:07:32 +0000] "GET / HTTP/1.1" 200 '
+        b'4120 "-" "curl/8.1" 80000\n'
+    )
+    stats = ls.access_stats(io.BytesIO(vhost), api_prefix="/wp-json/mase/", time_unit="us")
+    assert stats["requests"] == 2 and stats["api_error_rate"] == 1.0
+    assert stats["response_time_p95"] == 0.25  # %D microseconds, as seconds
+    seconds = vhost.replace(b" 250000\n", b" 1\n").replace(b" 80000\n", b" 0\n")
+    assert ls.access_stats(io.BytesIO(seconds), time_unit="s")["response_time_p95"] == 1.0
+    as_json = (
+        b'{"time_iso8601":"2026-06-02T14:07:31+00:00","request":"GET /wp-json/mase/v1/status '
+        b'HTTP/1.1","status":"502","request_time":"0.300"}\n'
+        b'{"when":"2026-06-02T14:07:32+00:00","req":"GET / HTTP/1.1","code":200,"rt":0.05}\n'
+    )
+    json_stats = ls.access_stats(
+        io.BytesIO(as_json), api_prefix="/wp-json/mase/", json_fields=ls.JSON_FIELDS
+    )
+    assert json_stats["requests"] == 1 and json_stats["api_errors"] == 1
+    assert json_stats["unparsed_lines"] == 1  # other keys: said, not guessed
+    mine = {"time": "when", "request": "req", "status": "code", "request_time": "rt"}
+    assert ls.access_stats(io.BytesIO(as_json), json_fields=mine)["requests"] == 1

@@ -25,6 +25,10 @@ PREFIXES = st.sampled_from(
         b"[27-Nov-2026 14:00:01 UTC] PHP   2. require() ",
         b"[27-Nov-2026 14:00:01] WARNING: [pool www] child 1 exited on signal 9 ",
         b"[0x00007f1c2e813f60] sleep() /srv/a.php:",
+        b"[Tue Jun 02 14:07:31.104522 2026] [php:warn] [pid 1] [client 1.2.3.4:5] PHP Warning:  ",
+        b"[Tue Jun 02 14:07:31 2026] [proxy_fcgi:error] [pid 1] AH01071: Got error 'PHP message: ",
+        b'h.example:443 1.2.3.4 - - [27/Nov/2026:14:00:01 +0000] "GET / HTTP/1.1" 200 1 "-" "-" ',
+        b'{"time_iso8601":"2026-11-27T14:00:01+00:00","request":"GET / HTTP/1.1","status":',
         b"[27-Nov-2026 14:00:01 UTC] WordPress database error Table 'x' for query SELECT ",
         "[27-Nov-2026 14:00:01 UTC] Ошибка базы данных WordPress x в запросе SELECT ".encode(),
         b"[27-Nov-2026 14:00:01 UTC] PHP Warning:  x in C:\\www\\a.php on line ",
@@ -42,7 +46,7 @@ def as_log(parts: list[tuple[bytes, bytes]]) -> bytes:
 
 
 @settings(max_examples=500, deadline=None, derandomize=True)
-@given(LINES, st.sampled_from(["php", "wordpress", "nginx_error", "php_fpm"]))
+@given(LINES, st.sampled_from(["php", "wordpress", "nginx_error", "php_fpm", "apache_error"]))
 def test_record_scan_never_crashes(parts: list[tuple[bytes, bytes]], kind: str) -> None:
     summary = ls.Summary(plugin=ls.PluginMarkers("mase", "MASE"))
     data = as_log(parts)
@@ -56,8 +60,9 @@ def test_record_scan_never_crashes(parts: list[tuple[bytes, bytes]], kind: str) 
 @settings(max_examples=500, deadline=None, derandomize=True)
 @given(LINES)
 def test_access_stats_never_crash(parts: list[tuple[bytes, bytes]]) -> None:
-    stats = ls.access_stats(io.BytesIO(as_log(parts)))
-    assert stats["errors_5xx"] <= stats["requests"]
+    for options in ({}, {"time_unit": "us"}, {"json_fields": ls.JSON_FIELDS}):
+        stats = ls.access_stats(io.BytesIO(as_log(parts)), **options)  # type: ignore[arg-type]
+        assert stats["errors_5xx"] <= stats["requests"]
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import os
 import re
 from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Tuple
@@ -44,7 +45,9 @@ NGINX_ERROR = re.compile(
 # A request line that is not one (TLS bytes sent to the HTTP port, logged as "\x16\x03...")
 # is still a request, with its status (400): the method and path are then empty.
 ACCESS = re.compile(
-    rb"^(\S+) \S+ \S+ \[(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-]\d{4})\] "
+    # vhost_combined starts with the virtual host and port: "shop.example.com:443 ".
+    rb"^(?:[^\s\[]+:\d+ )?(\S+) \S+ \S+ "
+    rb"\[(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-]\d{4})\] "
     rb'"(?:([A-Z]+) (\S+)(?: [^"]*)?|[^"]*)" (\d{3}) (\d+|-)(?: "[^"]*" "[^"]*")?'
     rb"(?: (\d+(?:\.\d+)?))?\s*$"
 )
@@ -302,6 +305,96 @@ def parse_nginx_error(raw: bytes, local_tz: datetime.tzinfo = UTC) -> Optional[R
     return record
 
 
+# Apache 2.4's error log (ErrorLogFormat's default): "[Tue Jun 02 14:07:31.104522 2026]
+# [php:error] [pid 2211] [client 192.0.2.7:51514] PHP Warning:  ..."; mod_php writes PHP's
+# message as it is, proxy_fcgi as "AH01071: Got error 'PHP message: PHP Fatal error: ...'".
+APACHE_ERROR = re.compile(
+    rb"^\[[A-Z][a-z]{2} ([A-Z][a-z]{2}) (\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d+)? (\d{4})\] "
+    rb"\[(?:[\w-]*:)?(emerg|alert|crit|error|warn|notice|info|debug|trace\d)\] (.*)$",
+    re.DOTALL,
+)
+APACHE_CONTEXT = re.compile(r"^(?:\[(?:pid|client|remote) [^\]]*\] )+")
+
+
+def parse_apache_error(raw: bytes, local_tz: datetime.tzinfo = UTC) -> Optional[Record]:
+    """An Apache 2.4 error-log entry (source apache), its PHP messages its parts."""
+    match = APACHE_ERROR.match(raw)
+    if not match:
+        return None
+    month, day, hh, mm, ss, year, level, body = match.groups()
+    if month not in MONTHS:
+        return None
+    try:
+        when = datetime.datetime(
+            int(year), MONTHS[month], int(day), int(hh), int(mm), int(ss), tzinfo=local_tz
+        )
+    except ValueError:
+        return None
+    text = APACHE_CONTEXT.sub("", body.decode("utf-8", "replace").rstrip())
+    text = text.split(", referer: ", 1)[0]
+    # Apache writes newlines as \n: PHP's lines come back as lines.
+    text = text.replace("\\n", "\n")
+    name = NGINX_LEVELS.get(level if not level.startswith(b"trace") else b"debug", "info")
+    record = Record(when.astimezone(UTC), name, text, "apache")
+    if text.startswith("PHP ") and "PHP message: " not in text:
+        text = "PHP message: " + text  # mod_php: one message, as PHP wrote it
+    record.parts = []
+    for part_text in PHP_MESSAGE.findall(text):
+        part = Record(record.time, php_level(part_text.encode()), part_text.strip(), "php")
+        located = LOCATION.search(part.message)
+        if located:
+            part.file, part.line = located.group(1), int(located.group(2))
+        record.parts.append(part)
+    levels = [record.level, *(p.level for p in record.parts)]
+    record.level = min(levels, key=lambda lv: SEVERITY.index(lv) if lv in SEVERITY else 99)
+    return record
+
+
+def parse_access_json(
+    raw: bytes, fields: Dict[str, str]
+) -> Optional[Tuple[datetime.datetime, str, str, int, Optional[float]]]:
+    """One line of an nginx access log written with a JSON log_format: `fields` names the
+    keys for time (ISO 8601), request ("GET /x HTTP/1.1"), status and request_time (s)."""
+    try:
+        data = json.loads(raw)
+        when = datetime.datetime.fromisoformat(str(data[fields["time"]]).replace("Z", "+00:00"))
+        status = int(data[fields["status"]])
+    except (ValueError, KeyError, TypeError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    method, _, rest = str(data.get(fields["request"]) or "").partition(" ")
+    rt = data.get(fields["request_time"])
+    try:
+        seconds = float(rt) if rt not in (None, "", "-") else None
+    except (TypeError, ValueError):
+        seconds = None
+    return when.astimezone(UTC), method, rest.split(" ")[0], status, seconds
+
+
+#: The access-log kinds: combined (and vhost_combined) as nginx and Apache write them, JSON.
+ACCESS_KINDS = ("nginx_access", "apache_access", "nginx_access_json")
+
+
+def access_options(kind: str, source: Dict[str, Any]) -> Dict[str, Any]:
+    """access_stats' options for a source: the response time's unit (Apache's %D is in
+    microseconds, unless the source says `time_unit: s` for %T) and the JSON keys."""
+    unit = source.get("time_unit") or ("us" if kind == "apache_access" else "s")
+    fields = (
+        {**JSON_FIELDS, **(source.get("fields") or {})} if kind == "nginx_access_json" else None
+    )
+    return {"time_unit": unit, "json_fields": fields}
+
+
+#: nginx's own names for the JSON access-log keys ($time_iso8601, $request, $status, ...).
+JSON_FIELDS = {
+    "time": "time_iso8601",
+    "request": "request",
+    "status": "status",
+    "request_time": "request_time",
+}
+
+
 def close_nginx_entry(record: Record) -> Record:
     """Once an nginx entry is whole (its continuation lines read): each PHP message it carries
     becomes a record of its own, and the entry's level is the worst of them and its own."""
@@ -378,6 +471,12 @@ def line_time(raw: bytes, kind: str, local_tz: datetime.tzinfo) -> Optional[date
     if kind == "php_fpm":
         record = parse_fpm(raw, local_tz)
         return record.time if record else None
+    if kind == "apache_error":
+        record = parse_apache_error(raw, local_tz)
+        return record.time if record else None
+    parsed = parse_access_json(raw, JSON_FIELDS) if kind == "nginx_access_json" else None
+    if parsed is not None:
+        return parsed[0]
     parsed = parse_access(raw)
     return parsed[0] if parsed else None
 
@@ -799,6 +898,8 @@ def scan_records(
             if kind in ("php", "wordpress")
             else parse_fpm(raw, local_tz)
             if kind == "php_fpm"
+            else parse_apache_error(raw, local_tz)
+            if kind == "apache_error"
             else parse_nginx_error(raw, local_tz)
         )
         if record is None:
@@ -861,20 +962,30 @@ def access_stats(
     until: Optional[datetime.datetime] = None,
     api_prefix: str = "/wp-json/",
     stop: Optional[int] = None,
+    time_unit: str = "s",
+    json_fields: Optional[Dict[str, str]] = None,
 ) -> Dict[str, Any]:
-    """Requests, 5xx, the plugin API's error rate and response-time percentiles."""
+    """Requests, 5xx, the plugin API's error rate and response-time percentiles (seconds).
+
+    `time_unit` is the unit of the line's last field: `s` (nginx's $request_time, Apache's
+    %T) or `us` (Apache's %D). `json_fields`: the lines are JSON (nginx's JSON log_format),
+    these keys naming time, request, status and request_time.
+    """
+    scale = 1e-6 if time_unit == "us" else 1.0
     requests = errors = api = api_errors = unparsed = 0
     times: List[float] = []
     for _, _, raw in read_lines(handle, stop):
         if raw is None:
             unparsed += 1
             continue
-        parsed = parse_access(raw)
+        parsed = parse_access_json(raw, json_fields) if json_fields else parse_access(raw)
         if parsed is None:
             if raw.strip():
                 unparsed += 1
             continue
         when, _, path, status, rt = parsed
+        if rt is not None and not json_fields:
+            rt *= scale
         if (since and when < since) or (until and when > until):
             continue
         requests += 1
@@ -981,9 +1092,9 @@ def _scan_to_end(
     local_tz: datetime.tzinfo,
     access: Optional[List[Dict[str, Any]]],
 ) -> int:
-    if kind == "nginx_access":
+    if kind in ACCESS_KINDS:
         start = handle.tell()
-        stats = access_stats(handle)
+        stats = access_stats(handle, **access_options(kind, {}))
         if access is not None:
             access.append(stats)
         # access_stats reads to the end; resume after its last complete line next time.

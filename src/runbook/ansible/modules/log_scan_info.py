@@ -19,8 +19,11 @@ description:
 options:
   sources:
     description:
-      - The logs, each C(path) and C(kind) (C(wordpress), C(php), C(nginx_error),
-        C(nginx_access), C(php_fpm)). A missing file is reported, not an error.
+      - The logs, each C(path) and C(kind) (C(wordpress), C(php), C(php_fpm), C(nginx_error),
+        C(nginx_access), C(nginx_access_json), C(apache_error), C(apache_access)).
+      - Access logs take C(time_unit) (C(s), or C(us) for Apache's %D, its default) and JSON
+        ones C(fields) (the keys for C(time), C(request), C(status), C(request_time)).
+      - A missing file is reported, not an error.
     type: list
     elements: dict
     required: true
@@ -136,8 +139,10 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.runbook_logscan import (
+    ACCESS_KINDS,
     PluginMarkers,
     Summary,
+    access_options,
     access_stats,
     fast_scan,
     newest_time,
@@ -147,7 +152,16 @@ from ansible.module_utils.runbook_logscan import (
     seek_time,
 )
 
-KINDS = ("wordpress", "php", "nginx_error", "nginx_access", "php_fpm")
+KINDS = (
+    "wordpress",
+    "php",
+    "nginx_error",
+    "nginx_access",
+    "php_fpm",
+    "apache_error",
+    "apache_access",
+    "nginx_access_json",
+)
 
 
 def local_zone(name):
@@ -229,8 +243,10 @@ def main():
             with open(path, "rb") as handle:
                 start = seek_time(handle, size, since, kind, tz)
                 report.update(size=size, start_offset=start)
-                if kind == "nginx_access":
-                    stats = access_stats(handle, since, until, p["api_prefix"])
+                if kind in ACCESS_KINDS:
+                    stats = access_stats(
+                        handle, since, until, p["api_prefix"], **access_options(kind, source)
+                    )
                     report["access"] = stats
                     access = stats if access is None else _merge_access(access, stats)
                 else:
@@ -289,7 +305,7 @@ def main():
 def account(report, summary, before):
     """What one source gave: records and unparsed lines; most of it unparsed (at least 5
     lines, more than the records) is a format this scanner does not know, said out loud."""
-    if report["kind"] == "nginx_access":
+    if report["kind"] in ACCESS_KINDS:
         stats = report.get("access") or {}
         records, unparsed = stats.get("requests") or 0, stats.get("unparsed_lines") or 0
     else:
