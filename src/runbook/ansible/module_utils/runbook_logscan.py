@@ -110,6 +110,37 @@ WP_DB_ERROR = re.compile(
 MAX_MESSAGE = 16 * 1024
 
 
+def _moment(
+    year: bytes, month: bytes, day: bytes, hh: bytes, mm: bytes, ss: bytes, tz: datetime.tzinfo
+) -> Optional[datetime.datetime]:
+    """A log line's time in UTC (month by its English abbreviation), or None for a date no
+    calendar has."""
+    if month not in MONTHS:
+        return None
+    try:
+        when = datetime.datetime(
+            int(year), MONTHS[month], int(day), int(hh), int(mm), int(ss), tzinfo=tz
+        )
+    except ValueError:
+        return None
+    return when.astimezone(UTC)
+
+
+def _split_php_messages(record: Record, text: str) -> Record:
+    """The PHP messages (`PHP message: PHP <Level>:  ...`) a web server's entry carries, each a
+    record of its own; the entry's level becomes the worst of its own and theirs."""
+    record.parts = []
+    for part_text in PHP_MESSAGE.findall(text):
+        part = Record(record.time, php_level(part_text.encode()), part_text.strip(), "php")
+        located = LOCATION.search(part.message)
+        if located:
+            part.file, part.line = located.group(1), int(located.group(2))
+        record.parts.append(part)
+    levels = [record.level, *(p.level for p in record.parts)]
+    record.level = min(levels, key=lambda lv: SEVERITY.index(lv) if lv in SEVERITY else 99)
+    return record
+
+
 def php_level(body: bytes) -> str:
     """The level of a message PHP wrote (`PHP Warning:  ...`); info for anything else."""
     match = PHP_LABEL.match(body)
@@ -271,18 +302,13 @@ def parse_fpm(raw: bytes, local_tz: datetime.tzinfo = UTC) -> Optional[Record]:
     if not match:
         return None
     day, month, year, hh, mm, ss, level, body = match.groups()
-    if month not in MONTHS:
-        return None
-    try:
-        when = datetime.datetime(
-            int(year), MONTHS[month], int(day), int(hh), int(mm), int(ss), tzinfo=local_tz
-        )
-    except ValueError:
+    when = _moment(year, month, day, hh, mm, ss, local_tz)
+    if when is None:
         return None
     text = body.decode("utf-8", "replace").rstrip()
     slow = level is None and text.startswith("[pool ")
     name = FPM_LEVELS.get(level or b"", "warning" if slow else "info")
-    return Record(when.astimezone(UTC), name, text, "php-fpm")
+    return Record(when, name, text, "php-fpm")
 
 
 def parse_nginx_error(raw: bytes, local_tz: datetime.tzinfo = UTC) -> Optional[Record]:
@@ -322,32 +348,18 @@ def parse_apache_error(raw: bytes, local_tz: datetime.tzinfo = UTC) -> Optional[
     if not match:
         return None
     month, day, hh, mm, ss, year, level, body = match.groups()
-    if month not in MONTHS:
-        return None
-    try:
-        when = datetime.datetime(
-            int(year), MONTHS[month], int(day), int(hh), int(mm), int(ss), tzinfo=local_tz
-        )
-    except ValueError:
+    when = _moment(year, month, day, hh, mm, ss, local_tz)
+    if when is None:
         return None
     text = APACHE_CONTEXT.sub("", body.decode("utf-8", "replace").rstrip())
     text = text.split(", referer: ", 1)[0]
     # Apache writes newlines as \n: PHP's lines come back as lines.
     text = text.replace("\\n", "\n")
     name = NGINX_LEVELS.get(level if not level.startswith(b"trace") else b"debug", "info")
-    record = Record(when.astimezone(UTC), name, text, "apache")
+    record = Record(when, name, text, "apache")
     if text.startswith("PHP ") and "PHP message: " not in text:
         text = "PHP message: " + text  # mod_php: one message, as PHP wrote it
-    record.parts = []
-    for part_text in PHP_MESSAGE.findall(text):
-        part = Record(record.time, php_level(part_text.encode()), part_text.strip(), "php")
-        located = LOCATION.search(part.message)
-        if located:
-            part.file, part.line = located.group(1), int(located.group(2))
-        record.parts.append(part)
-    levels = [record.level, *(p.level for p in record.parts)]
-    record.level = min(levels, key=lambda lv: SEVERITY.index(lv) if lv in SEVERITY else 99)
-    return record
+    return _split_php_messages(record, text)
 
 
 def parse_access_json(
@@ -398,16 +410,7 @@ JSON_FIELDS = {
 def close_nginx_entry(record: Record) -> Record:
     """Once an nginx entry is whole (its continuation lines read): each PHP message it carries
     becomes a record of its own, and the entry's level is the worst of them and its own."""
-    record.parts = []
-    for text in PHP_MESSAGE.findall(record.message):
-        part = Record(record.time, php_level(text.encode()), text.strip(), "php")
-        located = LOCATION.search(part.message)
-        if located:
-            part.file, part.line = located.group(1), int(located.group(2))
-        record.parts.append(part)
-    levels = [record.level, *(p.level for p in record.parts)]
-    record.level = min(levels, key=lambda lv: SEVERITY.index(lv) if lv in SEVERITY else 99)
-    return record
+    return _split_php_messages(record, record.message)
 
 
 def parse_access(
