@@ -41,10 +41,6 @@ class Context:
         self.ws = Workspace(project, db, fallback_inventory=inventory_path())
         self.debug = debug
 
-    @property
-    def project(self) -> Path | None:
-        return self.ws.project
-
     def catalog(self) -> Any:
         """The workspace's catalog (runbooks by name, and `.broken` files)."""
         return self.ws.catalog()
