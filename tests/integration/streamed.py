@@ -53,25 +53,13 @@ class Streamed:
 
     def playbook_pid(self) -> int:
         """The ansible-playbook process this run started (its main process, not a worker)."""
-        children: dict[int, list[int]] = {}
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    stat = Path(f"/proc/{entry}/stat").read_text()
-                except OSError:
-                    continue
-                ppid = int(stat.rsplit(")", 1)[1].split()[1])
-                children.setdefault(ppid, []).append(int(entry))
-        todo = [self.proc.pid]
-        while todo:
-            pid = todo.pop(0)
+        for pid in descendants(self.proc.pid):  # parents before their children
             try:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 continue
             if b"ansible-playbook" in cmdline:
                 return pid
-            todo.extend(children.get(pid, []))
         raise AssertionError("no ansible-playbook under this run")
 
     def finish(self, timeout: float = 180) -> str:
