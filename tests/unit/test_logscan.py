@@ -541,3 +541,41 @@ def test_access_log_variants() -> None:
     assert json_stats["unparsed_lines"] == 1  # other keys: said, not guessed
     mine = {"time": "when", "request": "req", "status": "code", "request_time": "rt"}
     assert ls.access_stats(io.BytesIO(as_json), json_fields=mine)["requests"] == 1
+
+
+def _php_line(when: datetime.datetime, text: str) -> str:
+    return f"[{when.strftime('%d-%b-%Y %H:%M:%S')} UTC] {text}\n"
+
+
+def test_an_incremental_first_scan_starts_at_the_window_not_at_byte_0(tmp_path: Path) -> None:
+    """The monitor's first cycle on a host reads the window, later cycles only what is new;
+    what is new is the recent count of critical errors."""
+    now = datetime.datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    log = tmp_path / "debug.log"
+    fatal = "PHP Fatal error:  Uncaught Error: boom in /var/www/x/wp-content/plugins/mase/a.php:3"
+    old = "".join(_php_line(now - datetime.timedelta(days=2, seconds=i), fatal) for i in range(500))
+    recent = _php_line(now - datetime.timedelta(minutes=2), "PHP Warning:  w in /x.php on line 1")
+    log.write_text(old + recent)
+    sources = [{"path": str(log), "kind": "wordpress"}]
+    args = {"api_prefix": "/wp-json/mase/", "plugin": "mase", "plugin_prefix": "MASE"}
+    first = ls.scan_node(sources, since="10m", incremental=True, now=now, **args)
+    assert first["records"] == 1 and first["critical_recent"] == 0
+    assert first["sources"][0]["resumed"].startswith("first scan, from the window's start")
+    with log.open("a") as handle:
+        handle.write(_php_line(now, fatal) * 3)
+    second = ls.scan_node(
+        sources, since="10m", incremental=True, state=first["state"], now=now, **args
+    )
+    assert second["records"] == 3 and second["critical_recent"] == 3
+    third = ls.scan_node(
+        sources, since="10m", incremental=True, state=second["state"], now=now, **args
+    )
+    assert third["records"] == 0 and third["critical_recent"] == 0
+
+
+def test_scan_node_names_a_bad_source_and_a_bad_window(tmp_path: Path) -> None:
+    args = {"api_prefix": "/wp-json/mase/", "plugin": "mase", "plugin_prefix": "MASE"}
+    with pytest.raises(ls.ScanError, match="needs a path and a kind"):
+        ls.scan_node([{"path": "/x", "kind": "syslog"}], since="1h", **args)
+    with pytest.raises(ls.ScanError):
+        ls.scan_node([], since="yesterday-ish", **args)

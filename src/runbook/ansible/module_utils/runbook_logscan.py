@@ -1046,8 +1046,10 @@ def scan_incremental(
     summary: Summary,
     local_tz: datetime.tzinfo = UTC,
     access: Optional[List[Dict[str, Any]]] = None,
+    first: Optional[int] = None,
 ) -> Tuple[Dict[str, Any], str]:
-    """Read only what is new since `state` (as returned last time), across rotation.
+    """Read only what is new since `state` (as returned last time), across rotation; a file
+    with no state from `first` (the window's start), else from its beginning.
 
     Rotation by rename (`path` is a new file, the old one is `path.1`) and copy-truncate
     (`path` shrank, its old content is in `path.1`): the rest of the old file is read from the
@@ -1056,6 +1058,8 @@ def scan_incremental(
     pass an `access` list: each chunk's stats are appended to it.
     """
     offset, reason = resume_offset(path, state)
+    if not state and first:
+        offset, reason = first, "first scan, from the window's start"
     if state and offset == 0 and reason != "first scan":
         rotated = path + ".1"
         if os.path.exists(rotated) and _same_file(rotated, state):
@@ -1109,3 +1113,185 @@ def _scan_to_end(
     if kind in ("php", "wordpress"):
         return fast_scan(handle, kind, summary, where, local_tz, final_line=False)
     return scan_records(handle, kind, summary, where, local_tz=local_tz)
+
+
+KINDS = (
+    "wordpress",
+    "php",
+    "nginx_error",
+    "nginx_access",
+    "php_fpm",
+    "apache_error",
+    "apache_access",
+    "nginx_access_json",
+)
+
+
+class ScanError(ValueError):
+    """A parameter the scan cannot use (a bad window or source): the module fails with it."""
+
+
+def scan_node(
+    sources: List[Dict[str, Any]],
+    *,
+    since: str,
+    until: Optional[str] = None,
+    critical_window: str = "5m",
+    top: int = 10,
+    api_prefix: str,
+    plugin: str,
+    plugin_prefix: str,
+    local_tz: datetime.tzinfo = UTC,
+    incremental: bool = False,
+    state: Optional[Dict[str, Any]] = None,
+    now: Optional[datetime.datetime] = None,
+) -> Dict[str, Any]:
+    """One node's logs, as `log_scan_info` returns them (and `runbook simulate` reads them).
+
+    Incremental: each log from where the previous scan stopped (`state`); a log seen for the
+    first time from the window's start (binary search, never byte 0 of a big file). The
+    critical count is then what is new since the previous scan.
+    """
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    state = state or {}
+    try:
+        since_at = parse_since(since, now)
+        until_at = parse_since(until, now) if until else None
+        critical_since = parse_since(critical_window, now)
+    except ValueError as exc:
+        raise ScanError(str(exc)) from None
+    markers = PluginMarkers(plugin, plugin_prefix)
+    summary = Summary(top=top, plugin=markers)
+    new_state: Dict[str, Any] = {}
+    critical = Summary(top=0, plugin=markers)
+    reports: List[Dict[str, Any]] = []
+    access: Optional[Dict[str, Any]] = None
+    for source in sources:
+        path, kind = source.get("path"), source.get("kind")
+        if kind not in KINDS or not path:
+            raise ScanError(
+                f"source {source!r} needs a path and a kind (one of {', '.join(KINDS)})"
+            )
+        report: Dict[str, Any] = {"path": path, "kind": kind, "exists": os.path.exists(path)}
+        reports.append(report)
+        if not report["exists"]:
+            continue
+        before = (summary.records, summary.unparsed)
+        try:
+            size = os.path.getsize(path)
+            with open(path, "rb") as tail:
+                newest = newest_time(tail, size, kind, local_tz)
+            # A file whose newest record is older than the window shows nothing in it: said.
+            report["newest"] = newest.isoformat() if newest else None
+            if incremental:
+                first = None
+                if not state.get(path):
+                    with open(path, "rb") as handle:
+                        first = seek_time(handle, size, since_at, kind, local_tz)
+                stats: List[Dict[str, Any]] = []
+                new_state[path], report["resumed"] = scan_incremental(
+                    path, kind, state.get(path), summary, local_tz, stats, first
+                )
+                for part in stats:
+                    access = part if access is None else merge_access(access, part)
+                    report["access"] = (
+                        part if "access" not in report else merge_access(report["access"], part)
+                    )
+                _account(report, summary, before)
+                continue
+            with open(path, "rb") as handle:
+                start = seek_time(handle, size, since_at, kind, local_tz)
+                report.update(size=size, start_offset=start)
+                if kind in ACCESS_KINDS:
+                    window = access_stats(
+                        handle, since_at, until_at, api_prefix, **access_options(kind, source)
+                    )
+                    report["access"] = window
+                    access = window if access is None else merge_access(access, window)
+                else:
+                    # PHP and WordPress logs to their end go the fast way; the rest by line.
+                    fast = kind in ("php", "wordpress") and until_at is None
+                    if fast:
+                        fast_scan(handle, kind, summary, path, local_tz)
+                    else:
+                        scan_records(handle, kind, summary, path, since_at, until_at, local_tz)
+                    handle.seek(seek_time(handle, size, critical_since, kind, local_tz))
+                    if fast:
+                        fast_scan(handle, kind, critical, path, local_tz)
+                    else:
+                        scan_records(
+                            handle, kind, critical, path, critical_since, until_at, local_tz
+                        )
+                report["scanned_bytes"] = handle.tell() - start
+        except OSError as exc:
+            report["error"] = f"{path}: {exc.strerror or exc}"
+        _account(report, summary, before)
+    result = summary.result()
+    unrecognised = [r["path"] for r in reports if r.get("format_unrecognised")]
+    # Incremental: what is new since the last scan is the recent window.
+    crit = result["counts"] if incremental else critical.result()["counts"]
+    critical_count = sum(
+        n
+        for key, n in crit.items()
+        if key.split(":")[1] in ("fatal", "parse") and not key.startswith(f"{plugin}:")
+    )
+    fatal = {
+        fp: e["count"] for fp, e in summary.fingerprints.items() if e["level"] in ("fatal", "parse")
+    }
+    out: Dict[str, Any] = dict(
+        sources=reports,
+        counts=result["counts"],
+        records=result["records"],
+        plugin_records=result["plugin_records"],
+        unparsed_lines=result["unparsed_lines"],
+        overlong_lines=result["overlong_lines"],
+        top=result["top"],
+        distinct_fingerprints=result["distinct_fingerprints"],
+        fatal_fingerprints=fatal,
+        critical_recent=critical_count,
+        critical_window=critical_window,
+        window={"since": since_at.isoformat(), "until": (until_at or now).isoformat()},
+        format_unrecognised=unrecognised,
+        unparsed_samples=result["unparsed_samples"],
+    )
+    if access is not None:
+        out["access"] = access
+    out["node_time"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
+    if incremental:
+        out["state"] = new_state
+    return out
+
+
+def _account(report: Dict[str, Any], summary: Summary, before: Tuple[int, int]) -> None:
+    """What one source gave: records and unparsed lines; most of it unparsed (at least 5
+    lines, more than the records) is a format this scanner does not know, said out loud."""
+    if report["kind"] in ACCESS_KINDS:
+        stats = report.get("access") or {}
+        records, unparsed = stats.get("requests") or 0, stats.get("unparsed_lines") or 0
+    else:
+        records, unparsed = summary.records - before[0], summary.unparsed - before[1]
+    report["records"], report["unparsed"] = records, unparsed
+    report["format_unrecognised"] = unparsed >= 5 and unparsed > records
+
+
+def merge_access(a: Dict[str, Any], b: Dict[str, Any]) -> Dict[str, Any]:
+    """Two access-log summaries as one (percentiles: the worse of the two)."""
+    merged: Dict[str, Any] = {
+        k: (a.get(k) or 0) + (b.get(k) or 0)
+        for k in (
+            "requests",
+            "errors_5xx",
+            "api_requests",
+            "api_errors",
+            "timed_requests",
+            "unparsed_lines",
+        )
+    }
+    merged["error_rate"] = merged["errors_5xx"] / merged["requests"] if merged["requests"] else None
+    merged["api_error_rate"] = (
+        merged["api_errors"] / merged["api_requests"] if merged["api_requests"] else None
+    )
+    for key in ("response_time_p50", "response_time_p95", "response_time_p99"):
+        worst = max(x for x in (a.get(key), b.get(key), -1) if x is not None)
+        merged[key] = None if worst < 0 else worst
+    return merged

@@ -134,34 +134,10 @@ unparsed_samples:
 """
 
 import datetime
-import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.runbook_logscan import (
-    ACCESS_KINDS,
-    PluginMarkers,
-    Summary,
-    access_options,
-    access_stats,
-    fast_scan,
-    newest_time,
-    parse_since,
-    scan_incremental,
-    scan_records,
-    seek_time,
-)
-
-KINDS = (
-    "wordpress",
-    "php",
-    "nginx_error",
-    "nginx_access",
-    "php_fpm",
-    "apache_error",
-    "apache_access",
-    "nginx_access_json",
-)
+from ansible.module_utils.runbook_logscan import ScanError, scan_node
 
 
 def local_zone(name):
@@ -194,147 +170,28 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    now = datetime.datetime.now(datetime.timezone.utc)
-    try:
-        since = parse_since(p["since"], now)
-        until = parse_since(p["until"], now) if p["until"] else None
-        critical_since = parse_since(p["critical_window"], now)
-    except ValueError as exc:
-        module.fail_json(msg=f"log_scan_info: {exc}")
     tz = local_zone(p["local_tz"])
     if tz is None:
         module.fail_json(msg=f"log_scan_info: local_tz {p['local_tz']!r} is not a known zone")
-    markers = PluginMarkers(p["plugin"], p["plugin_prefix"])
-    summary = Summary(top=p["top"], plugin=markers)
-    new_state = {}
-    critical = Summary(top=0, plugin=markers)
-    reports = []
-    access = None
-    for source in p["sources"]:
-        path, kind = source.get("path"), source.get("kind")
-        if kind not in KINDS or not path:
-            module.fail_json(
-                msg=f"log_scan_info: source {source!r} needs a path and a kind "
-                f"(one of {', '.join(KINDS)})"
-            )
-        report = {"path": path, "kind": kind, "exists": os.path.exists(path)}
-        reports.append(report)
-        if not report["exists"]:
-            continue
-        before = (summary.records, summary.unparsed)
-        try:
-            size = os.path.getsize(path)
-            with open(path, "rb") as tail:
-                newest = newest_time(tail, size, kind, tz)
-            # A file whose newest record is older than the window shows nothing in it: said.
-            report["newest"] = newest.isoformat() if newest else None
-            if p["incremental"]:
-                stats = []
-                new_state[path], report["resumed"] = scan_incremental(
-                    path, kind, p["state"].get(path), summary, tz, stats
-                )
-                for part in stats:
-                    access = part if access is None else _merge_access(access, part)
-                    report["access"] = (
-                        part if "access" not in report else _merge_access(report["access"], part)
-                    )
-                account(report, summary, before)
-                continue
-            with open(path, "rb") as handle:
-                start = seek_time(handle, size, since, kind, tz)
-                report.update(size=size, start_offset=start)
-                if kind in ACCESS_KINDS:
-                    stats = access_stats(
-                        handle, since, until, p["api_prefix"], **access_options(kind, source)
-                    )
-                    report["access"] = stats
-                    access = stats if access is None else _merge_access(access, stats)
-                else:
-                    # PHP and WordPress logs to their end go the fast way; the rest by line.
-                    fast = kind in ("php", "wordpress") and until is None
-                    if fast:
-                        fast_scan(handle, kind, summary, path, tz)
-                    else:
-                        scan_records(handle, kind, summary, path, since, until, tz)
-                    handle.seek(seek_time(handle, size, critical_since, kind, tz))
-                    if fast:
-                        fast_scan(handle, kind, critical, path, tz)
-                    else:
-                        scan_records(handle, kind, critical, path, critical_since, until, tz)
-                report["scanned_bytes"] = handle.tell() - start
-        except OSError as exc:
-            report["error"] = f"{path}: {exc.strerror or exc}"
-        account(report, summary, before)
-    result = summary.result()
-    unrecognised = [r["path"] for r in reports if r.get("format_unrecognised")]
-    crit = critical.result()["counts"]
-    critical_count = sum(
-        n
-        for key, n in crit.items()
-        if key.split(":")[1] in ("fatal", "parse") and not key.startswith(f"{p['plugin']}:")
-    )
-    fatal = {
-        fp: e["count"] for fp, e in summary.fingerprints.items() if e["level"] in ("fatal", "parse")
-    }
-    out = dict(
-        changed=False,
-        sources=reports,
-        counts=result["counts"],
-        records=result["records"],
-        plugin_records=result["plugin_records"],
-        unparsed_lines=result["unparsed_lines"],
-        overlong_lines=result["overlong_lines"],
-        top=result["top"],
-        distinct_fingerprints=result["distinct_fingerprints"],
-        fatal_fingerprints=fatal,
-        critical_recent=critical_count,
-        critical_window=p["critical_window"],
-        window={"since": since.isoformat(), "until": (until or now).isoformat()},
-        format_unrecognised=unrecognised,
-        unparsed_samples=result["unparsed_samples"],
-    )
-    if access is not None:
-        out["access"] = access
-    out["node_time"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
-    if p["incremental"]:
-        out["state"] = new_state
+    try:
+        out = scan_node(
+            p["sources"],
+            since=p["since"],
+            until=p["until"],
+            critical_window=p["critical_window"],
+            top=p["top"],
+            api_prefix=p["api_prefix"],
+            plugin=p["plugin"],
+            plugin_prefix=p["plugin_prefix"],
+            local_tz=tz,
+            incremental=p["incremental"],
+            state=p["state"],
+        )
+    except ScanError as exc:
+        module.fail_json(msg=f"log_scan_info: {exc}")
+    out["changed"] = False
     out["runbook_report"] = {"node": {"logs": {k: v for k, v in out.items() if k != "changed"}}}
     module.exit_json(**out)
-
-
-def account(report, summary, before):
-    """What one source gave: records and unparsed lines; most of it unparsed (at least 5
-    lines, more than the records) is a format this scanner does not know, said out loud."""
-    if report["kind"] in ACCESS_KINDS:
-        stats = report.get("access") or {}
-        records, unparsed = stats.get("requests") or 0, stats.get("unparsed_lines") or 0
-    else:
-        records, unparsed = summary.records - before[0], summary.unparsed - before[1]
-    report["records"], report["unparsed"] = records, unparsed
-    report["format_unrecognised"] = unparsed >= 5 and unparsed > records
-
-
-def _merge_access(a, b):
-    merged = {
-        k: (a.get(k) or 0) + (b.get(k) or 0)
-        for k in (
-            "requests",
-            "errors_5xx",
-            "api_requests",
-            "api_errors",
-            "timed_requests",
-            "unparsed_lines",
-        )
-    }
-    merged["error_rate"] = merged["errors_5xx"] / merged["requests"] if merged["requests"] else None
-    merged["api_error_rate"] = (
-        merged["api_errors"] / merged["api_requests"] if merged["api_requests"] else None
-    )
-    for key in ("response_time_p50", "response_time_p95", "response_time_p99"):
-        merged[key] = max(x for x in (a.get(key), b.get(key), -1) if x is not None)
-        if merged[key] < 0:
-            merged[key] = None
-    return merged
 
 
 if __name__ == "__main__":
