@@ -152,6 +152,55 @@ MIGRATIONS: tuple[str, ...] = (
     "ALTER TABLE runs ADD COLUMN extra_vars TEXT;"
     "ALTER TABLE runs ADD COLUMN controller TEXT;"
     "ALTER TABLE runs ADD COLUMN pid INTEGER",
+    # The monitor: who runs it for a fleet (one at a time), each cycle's measurements (a time
+    # series), each site's loop-protection state, where its scans stopped, what it decided.
+    """
+    CREATE TABLE monitor_lease (
+        fleet          TEXT PRIMARY KEY,      -- the inventory and limit it watches
+        owner          TEXT NOT NULL,         -- the operator
+        controller     TEXT NOT NULL,         -- the machine
+        pid            INTEGER NOT NULL,
+        started_at     TEXT NOT NULL,
+        heartbeat_at   TEXT NOT NULL,
+        last_cycle_at  TEXT
+    );
+    CREATE TABLE monitor_cycles (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        fleet     TEXT NOT NULL,
+        at        TEXT NOT NULL,
+        dry_run   INTEGER NOT NULL,
+        run_id    TEXT,                       -- the log-scan run
+        verdict   TEXT NOT NULL,
+        sites     TEXT NOT NULL               -- JSON: per site and host, values and verdicts
+    );
+    CREATE INDEX monitor_cycles_at ON monitor_cycles (fleet, at);
+    CREATE TABLE monitor_sites (
+        fleet       TEXT NOT NULL,
+        site        TEXT NOT NULL,
+        state       TEXT NOT NULL,            -- JSON: streaks, actions, cooldown, breaker
+        updated_at  TEXT NOT NULL,
+        PRIMARY KEY (fleet, site)
+    );
+    CREATE TABLE monitor_offsets (
+        fleet       TEXT NOT NULL,
+        host        TEXT NOT NULL,
+        state       TEXT NOT NULL,            -- JSON: log path -> inode, head, offset
+        updated_at  TEXT NOT NULL,
+        PRIMARY KEY (fleet, host)
+    );
+    CREATE TABLE monitor_events (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        fleet        TEXT NOT NULL,
+        site         TEXT,
+        at           TEXT NOT NULL,
+        kind         TEXT NOT NULL,           -- decision, would, action, verified, escalated ...
+        summary      TEXT NOT NULL,
+        data         TEXT,                    -- JSON: the evidence
+        incident_id  INTEGER,
+        run_id       TEXT
+    );
+    CREATE INDEX monitor_events_at ON monitor_events (fleet, at);
+    """,
 )
 
 
@@ -542,3 +591,181 @@ class Store:
                 (schedule, period),
             )
         }
+
+    # -- the monitor ----------------------------------------------------------------------------
+
+    def take_lease(
+        self, fleet: str, owner: str, stale_seconds: float
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """Hold the fleet's monitor lease. Returns (taken, the holder before): taken False
+        means a live monitor holds it; taken with a holder means a stale one was taken over.
+        A holder on this machine whose process is gone is stale at once."""
+        now = clock.now()
+        here = socket.gethostname()
+        with self.transaction():
+            row = self.db.execute(
+                "SELECT * FROM monitor_lease WHERE fleet = ?", (fleet,)
+            ).fetchone()
+            holder = dict(row) if row else None
+            if holder is not None:
+                if holder["controller"] == here and holder["pid"] == os.getpid():
+                    holder = None  # ours already
+                else:
+                    age = (now - clock.parse(holder["heartbeat_at"])).total_seconds()
+                    gone = holder["controller"] == here and not process_alive(holder["pid"])
+                    if age < stale_seconds and not gone:
+                        holder["heartbeat_age_seconds"] = round(age, 1)
+                        return False, holder
+                    holder["heartbeat_age_seconds"] = round(age, 1)
+            self.db.execute(
+                "INSERT OR REPLACE INTO monitor_lease (fleet, owner, controller, pid, "
+                "started_at, heartbeat_at, last_cycle_at) VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                (fleet, owner, here, os.getpid(), clock.stamp(now), clock.stamp(now)),
+            )
+        return True, holder
+
+    def heartbeat(self, fleet: str, cycle: bool = False) -> bool:
+        """Renew our lease (and, with `cycle`, say a cycle ended). False: it is not ours."""
+        now = clock.stamp()
+        with self.transaction():
+            cursor = self.db.execute(
+                "UPDATE monitor_lease SET heartbeat_at = ?, "
+                "last_cycle_at = CASE WHEN ? THEN ? ELSE last_cycle_at END "
+                "WHERE fleet = ? AND controller = ? AND pid = ?",
+                (now, int(cycle), now, fleet, socket.gethostname(), os.getpid()),
+            )
+        return cursor.rowcount == 1
+
+    def release_lease(self, fleet: str) -> None:
+        with self.transaction():
+            self.db.execute(
+                "DELETE FROM monitor_lease WHERE fleet = ? AND controller = ? AND pid = ?",
+                (fleet, socket.gethostname(), os.getpid()),
+            )
+
+    def leases(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.execute("SELECT * FROM monitor_lease ORDER BY fleet")]
+
+    def finish_cycle(
+        self,
+        *,
+        fleet: str,
+        at: str,
+        dry_run: bool,
+        run_id: str | None,
+        verdict: str,
+        sites: dict[str, Any],
+        offsets: dict[str, dict[str, Any]],
+    ) -> int:
+        """Store a cycle and where its scans stopped, together: a cycle that is not stored
+        has not moved the offsets, so its lines are read again."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO monitor_cycles (fleet, at, dry_run, run_id, verdict, sites) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (fleet, clock.stamp(at), int(dry_run), run_id, verdict, json.dumps(sites)),
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO monitor_offsets (fleet, host, state, updated_at) "
+                "VALUES (?, ?, ?, ?)",
+                [(fleet, h, json.dumps(st), clock.stamp(at)) for h, st in offsets.items()],
+            )
+        return int(cursor.lastrowid or 0)
+
+    def cycles(
+        self, fleet: str | None = None, since: str | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """Cycles, oldest first (of one fleet, since a time)."""
+        query, args = "SELECT * FROM monitor_cycles WHERE 1 = 1", []
+        if fleet is not None:
+            query += " AND fleet = ?"
+            args.append(fleet)
+        if since is not None:
+            query += " AND at >= ?"
+            args.append(clock.stamp(since))
+        rows = self.db.execute(
+            f"SELECT * FROM ({query} ORDER BY id DESC LIMIT ?) ORDER BY id",  # noqa: S608
+            (*args, limit),
+        ).fetchall()
+        out = []
+        for row in rows:
+            item = dict(row)
+            item["sites"] = json.loads(item["sites"])
+            item["dry_run"] = bool(item["dry_run"])
+            out.append(item)
+        return out
+
+    def monitor_offsets(self, fleet: str) -> dict[str, dict[str, Any]]:
+        return {
+            row["host"]: json.loads(row["state"])
+            for row in self.db.execute(
+                "SELECT host, state FROM monitor_offsets WHERE fleet = ?", (fleet,)
+            )
+        }
+
+    def site_states(self, fleet: str) -> dict[str, dict[str, Any]]:
+        return {
+            row["site"]: json.loads(row["state"])
+            for row in self.db.execute(
+                "SELECT site, state FROM monitor_sites WHERE fleet = ?", (fleet,)
+            )
+        }
+
+    def set_site_state(self, fleet: str, site: str, state: dict[str, Any]) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO monitor_sites (fleet, site, state, updated_at) "
+                "VALUES (?, ?, ?, ?)",
+                (fleet, site, json.dumps(state, default=str), clock.stamp()),
+            )
+
+    def add_monitor_event(
+        self,
+        *,
+        fleet: str,
+        site: str | None,
+        kind: str,
+        summary: str,
+        data: dict[str, Any] | None = None,
+        incident_id: int | None = None,
+        run_id: str | None = None,
+        at: str | None = None,
+    ) -> int:
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO monitor_events (fleet, site, at, kind, summary, data, "
+                "incident_id, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    fleet,
+                    site,
+                    clock.stamp(at),
+                    kind,
+                    summary,
+                    json.dumps(data or {}, default=str),
+                    incident_id,
+                    run_id,
+                ),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def monitor_events(
+        self, fleet: str | None = None, since: str | None = None, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """The monitor's decisions and actions, oldest first."""
+        query, args = "SELECT * FROM monitor_events WHERE 1 = 1", []
+        if fleet is not None:
+            query += " AND fleet = ?"
+            args.append(fleet)
+        if since is not None:
+            query += " AND at >= ?"
+            args.append(clock.stamp(since))
+        rows = self.db.execute(
+            f"SELECT * FROM ({query} ORDER BY id DESC LIMIT ?) ORDER BY id",  # noqa: S608
+            (*args, limit),
+        ).fetchall()
+        out = []
+        for row in rows:
+            item = dict(row)
+            item["data"] = json.loads(item["data"]) if item["data"] else {}
+            out.append(item)
+        return out

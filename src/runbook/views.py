@@ -372,3 +372,112 @@ REPORTS: dict[str, Report] = {
 
 def report_for(kind: str | None) -> Report | None:
     return REPORTS.get(kind) if kind else None
+
+
+VERDICT_STYLE = {"green": "green", "yellow": "yellow", "red": "bold red", "inconclusive": "dim"}
+
+
+def _metric(row: dict[str, Any] | None) -> str:
+    if not row:
+        return "-"
+    value = "-" if row.get("value") is None else f"{row['value']}{row.get('unit') or ''}"
+    return f"{row['target']} {row['metric']} {value} (n={row.get('samples')})"
+
+
+def _protection(state: dict[str, Any]) -> str:
+    parts = []
+    if state.get("in_flight"):
+        parts.append(f"in flight: {state['in_flight']['action']}")
+    if state.get("breaker"):
+        parts.append(f"BREAKER OPEN since {state['breaker']['tripped_at']}")
+    if state.get("cooldown_until"):
+        parts.append(f"cooldown until {state['cooldown_until']}")
+    if state.get("verifying"):
+        parts.append(f"verifying until {state['verifying']['until']}")
+    return "; ".join(parts) or "-"
+
+
+def _decision(plan: dict[str, Any]) -> str:
+    if plan.get("action") in (None, "none"):
+        return plan.get("held") or ("verified green" if plan.get("verified") else "none")
+    word = "would " if plan.get("would") else ""
+    held = f" (held: {plan['held']})" if plan.get("held") else ""
+    return f"{word}{plan['action']}{held}"
+
+
+def monitor_board(doc: dict[str, Any], next_in: float | None = None) -> Table:
+    """The live board: one row per site, its verdict per table, the worst metric, the last
+    decision, cooldown and breaker, and the time to the next cycle."""
+    title = (
+        f"runbook monitor: {doc['fleet']} · cycle {doc.get('cycle')} at {doc['at']}"
+        + (" · DRY RUN (acts on nothing)" if doc.get("dry_run") else "")
+        + (f" · next in {int(next_in)} s" if next_in is not None else "")
+    )
+    table = Table(title=visible(title), title_justify="left")
+    for column in ("site", "verdict", "errors", "performance", "users", "worst", "decision"):
+        table.add_column(column)
+    table.add_column("cooldown / breaker")
+    for site, entry in doc["sites"].items():
+        tables = entry.get("tables") or {}
+        table.add_row(
+            text(site),
+            text(entry["verdict"], VERDICT_STYLE.get(entry["verdict"], "")),
+            *(
+                text(tables.get(t, "-"), VERDICT_STYLE.get(tables.get(t, ""), ""))
+                for t in ("error_rates", "performance", "user_impact")
+            ),
+            text(_metric(entry.get("worst"))),
+            text(_decision(entry["plan"])),
+            text(_protection(entry["state"])),
+        )
+    if doc.get("brake"):
+        table.caption = visible(doc["brake"])
+    return table
+
+
+def monitor_line(doc: dict[str, Any]) -> str:
+    """A cycle in one line, for logs and pipes."""
+    sites = ", ".join(
+        f"{site} {entry['verdict']} [{_decision(entry['plan'])}]"
+        for site, entry in doc["sites"].items()
+    )
+    flag = " (dry run)" if doc.get("dry_run") else ""
+    return visible(f"{doc['at']} cycle {doc.get('cycle')}{flag}: {doc['verdict']}: {sites}")
+
+
+def print_monitor_status(console: Console, status: dict[str, Any]) -> None:
+    if not status["monitors"]:
+        console.print("No monitor has run on this record yet.")
+    for mon in status["monitors"]:
+        lease = mon["lease"]
+        head = (
+            f"running on {lease['controller']} (pid {lease['pid']}, {lease['owner']}) since "
+            f"{lease['started_at']}, heartbeat {lease['heartbeat_age_seconds']} s ago"
+            if lease
+            else "not running"
+        )
+        last = mon["last_cycle"]
+        console.print(text(f"{mon['fleet']}: {head}", "bold"))
+        if last:
+            console.print(text(f"  last cycle {last['id']} at {last['at']}: {last['verdict']}"))
+        table = Table(title_justify="left")
+        for column in ("site", "verdict", "last decision", "cooldown / breaker", "incident"):
+            table.add_column(column)
+        for site, entry in mon["sites"].items():
+            table.add_row(
+                text(site),
+                text(
+                    entry.get("verdict") or "-", VERDICT_STYLE.get(entry.get("verdict") or "", "")
+                ),
+                text(_decision(entry.get("last_decision") or {})),
+                text(_protection(entry)),
+                text(entry.get("incident_id") or "-"),
+            )
+        console.print(table)
+        for event in mon["events"]:
+            console.print(text(f"  {event['at']} {event['kind']}: {event['summary']}"))
+    if status["open_incidents"]:
+        console.print(text("Open incidents:", "bold"))
+        for inc in status["open_incidents"]:
+            line = f"  {inc['id']} {inc['priority']} {inc['status']} L{inc['level']}: "
+            console.print(text(line + str(inc["title"])))

@@ -22,6 +22,7 @@ BUILTINS = (
     "checklist",
     "logs",
     "health",
+    "monitor",
     "sandbox",
 )
 
@@ -155,7 +156,7 @@ def cli(ctx: click.Context, project: Path | None, db: Path | None, debug: bool) 
 
 
 def _register() -> None:
-    from runbook.cli import catalog_cmds, health, incident, notify, runs, sandbox
+    from runbook.cli import catalog_cmds, health, incident, monitor, notify, runs, sandbox
 
     cli.add_command(catalog_cmds.list_cmd)
     cli.add_command(catalog_cmds.show_cmd)
@@ -165,6 +166,7 @@ def _register() -> None:
     cli.add_command(notify.checklist_cmd)
     cli.add_command(health.logs_cmd)
     cli.add_command(health.health_cmd)
+    cli.add_command(monitor.monitor_cmd)
     cli.add_command(sandbox.sandbox_cmd)
 
 
