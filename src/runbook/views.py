@@ -481,3 +481,35 @@ def print_monitor_status(console: Console, status: dict[str, Any]) -> None:
         for inc in status["open_incidents"]:
             line = f"  {inc['id']} {inc['priority']} {inc['status']} L{inc['level']}: "
             console.print(text(line + str(inc["title"])))
+
+
+def print_simulation(console: Console, out: dict[str, Any]) -> None:
+    """What the monitor would do with recorded logs: per site, the verdict per table, each
+    fired trigger with its evidence, and the action."""
+    console.print(text(f"Simulated at {out['now']} with {out['policy']}", "bold"))
+    for site, entry in out["sites"].items():
+        tables = ", ".join(f"{t} {v}" for t, v in (entry.get("tables") or {}).items())
+        console.print(
+            text(f"{site}: ", "bold")
+            + text(entry["verdict"], VERDICT_STYLE.get(entry["verdict"], ""))
+            + text(f" ({tables or 'no measurements'})")
+        )
+        for rule in entry["rules"]:
+            if rule["result"] == "fired":
+                evidence = json.dumps(rule.get("evidence"), default=str)
+                console.print(text(f"  FIRED {rule['rule']}: {evidence[:300]}", "red"))
+        plan = entry["plan"]
+        if plan["action"] in ("p0-rollback", "p1-disable-feature"):
+            what = f"{plan['action']}" + (
+                f" --feature {plan['feature']}" if plan["feature"] else ""
+            )
+            held = f" (held: {plan['held']})" if plan.get("held") else ""
+            console.print(text(f"  the monitor would run {what} on {site}{held}", "bold"))
+            console.print(text(f"  reason: auto: {plan['summary']}"))
+        elif plan["action"] == "notify":
+            console.print(text(f"  the monitor would page: {plan['summary']}", "yellow"))
+        else:
+            why = f" ({plan['held']})" if plan.get("held") else ""
+            console.print(text(f"  the monitor would do nothing{why}"))
+    if out.get("brake"):
+        console.print(text(out["brake"], "bold red"))

@@ -23,6 +23,7 @@ BUILTINS = (
     "logs",
     "health",
     "monitor",
+    "simulate",
     "sandbox",
 )
 
@@ -167,6 +168,7 @@ def _register() -> None:
     cli.add_command(health.logs_cmd)
     cli.add_command(health.health_cmd)
     cli.add_command(monitor.monitor_cmd)
+    cli.add_command(monitor.simulate_cmd)
     cli.add_command(sandbox.sandbox_cmd)
 
 

@@ -16,7 +16,7 @@ from rich.live import Live
 
 from runbook.cli.options import common, with_options
 from runbook.service import monitor as service
-from runbook.views import monitor_board, monitor_line, print_monitor_status
+from runbook.views import monitor_board, monitor_line, print_monitor_status, print_simulation
 
 
 def _ws() -> Any:
@@ -170,3 +170,51 @@ def reset_breaker_cmd(site: str, reason: str) -> None:
     """Re-arm the circuit breaker of SITE (recorded, with the reason, on its incident)."""
     fleets = service.reset_breaker(_ws(), site, reason)
     click.echo(f"circuit breaker on {site} re-armed (monitors of: {', '.join(fleets)})")
+
+
+@click.command("simulate")
+@click.option(
+    "--logs",
+    "folder",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Recorded logs, one folder per host (debug.log, php-error.log, nginx-error.log, "
+    "nginx-access.log ...), and an optional scenario.yml (now, sites, baseline).",
+)
+@click.option(
+    "--metrics",
+    "metrics_source",
+    metavar="FILE|URL",
+    help="Metrics logs cannot give, per site (as `runbook health --metrics`).",
+)
+@click.option(
+    "--policy",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The policy to try (default: the monitor's default policy).",
+)
+@click.option(
+    "--since",
+    default="10m",
+    show_default=True,
+    help="The window before the scenario's moment (its scenario.yml `now`, else the newest "
+    "record).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def simulate_cmd(
+    folder: Path, metrics_source: str | None, policy: Path | None, since: str, as_json: bool
+) -> None:
+    """Game day: what would the monitor do with these logs? No host is touched.
+
+    Feeds recorded logs through the same scanner, thresholds, triggers and policy as
+    `runbook monitor`, and prints each site's verdicts, the triggers that fired with their
+    evidence, and the action the monitor would take. Exit codes as `runbook health`.
+    Example scenarios: examples/game-day/.
+    """
+    out = service.simulate(
+        _ws(), folder, metrics_source=metrics_source, policy_path=policy, since=since
+    )
+    if as_json:
+        click.echo(json.dumps(out, indent=2, default=str))
+    else:
+        print_simulation(Console(width=160), out)
+    raise click.exceptions.Exit(out["exit_code"])

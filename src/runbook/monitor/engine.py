@@ -79,6 +79,16 @@ class Plan:
         }
 
 
+def short_fingerprint(fingerprint: str, limit: int = 140) -> str:
+    """level|path|line|message as "level file.php|line message", cut to `limit`."""
+    parts = str(fingerprint).split("|", 3)
+    if len(parts) == 4:
+        level, path, line, message = parts
+        name = path.rsplit("/", 1)[-1]
+        fingerprint = f"{level} {name}|{line} {message.strip()}"
+    return fingerprint[:limit]
+
+
 def evidence_line(rule: Mapping[str, Any]) -> str:
     """One fired rule's evidence as the rollback's reason says it."""
     name, ev = rule["rule"], rule.get("evidence") or {}
@@ -87,7 +97,7 @@ def evidence_line(rule: Mapping[str, Any]) -> str:
         where = ", ".join(f"{h}" for h in sorted(hosts))
         line = f"{name}={sum(hosts.values())} on {where}"
         if ev.get("fingerprint"):
-            line += f" (fingerprint {str(ev['fingerprint'])[:80]})"
+            line += f" (fingerprint {short_fingerprint(ev['fingerprint'])})"
         return line
     if name == "error_rate_over_5_percent":
         over = ev.get("over") or {}
@@ -104,7 +114,7 @@ def evidence_line(rule: Mapping[str, Any]) -> str:
         return f"complaints={ev.get('last_hour')} in the last hour"
     if name == "new_fatal_fingerprint":
         new = sorted(ev.get("new") or {})
-        return f"new fatal fingerprint {str(new[0])[:80]}" if new else str(name)
+        return f"new fatal fingerprint {short_fingerprint(new[0])}" if new else str(name)
     if name == "web_server_critical":
         return f"web server critical lines={ev.get('count')} on {', '.join(ev.get('hosts') or [])}"
     if name.startswith("manual:"):

@@ -152,7 +152,7 @@ def from_mapping(data: Any, where: str) -> Policy:
         first = problems[0]
         place = "/".join(str(p) for p in first.absolute_path) or "(top level)"
         message = first.message
-        if first.validator == "propertyNames":
+        if "propertyNames" in first.schema_path:
             message = f"{first.instance!r} is not a trigger; triggers: {', '.join(TRIGGERS)}"
         elif first.validator == "pattern":
             message = f"{first.instance!r} is not a duration such as 30s, 15m, 24h or 2d"

@@ -742,3 +742,135 @@ def reset_breaker(ws: Workspace, site: str, reason: str) -> list[str]:
     if not done:
         raise RunbookError(f"no open circuit breaker on site {site!r}")
     return done
+
+
+# -- game day ---------------------------------------------------------------------------------
+
+#: Recorded log files by name, in each host's folder: what kind of log each is.
+RECORDED = {
+    "debug.log": "wordpress",
+    "php-error.log": "php",
+    "php-fpm.log": "php_fpm",
+    "nginx-error.log": "nginx_error",
+    "nginx-access.log": "nginx_access",
+    "apache-error.log": "apache_error",
+    "apache-access.log": "apache_access",
+}
+
+
+def _scenario(folder: Path) -> dict[str, Any]:
+    from runbook import yamlfile
+
+    path = folder / "scenario.yml"
+    if not path.exists():
+        return {}
+    data = yamlfile.load(path, "the scenario") or {}
+    if not isinstance(data, dict):
+        raise RunbookError(f"the scenario {path}: must be a mapping (now:, sites:, baseline:)")
+    return data
+
+
+def simulate(
+    ws: Workspace,
+    folder: Path,
+    *,
+    metrics_source: str | None = None,
+    policy_path: Path | None = None,
+    since: str = "10m",
+) -> dict[str, Any]:
+    """Feed recorded logs (one folder per host) through the scanner, the thresholds, the
+    triggers and the policy, as one monitor cycle would, touching no host. The optional
+    `scenario.yml` gives `now` (default: the newest record), `sites` (host -> site; default
+    the host's name without its `-N`) and `baseline` (host -> metrics, fingerprints)."""
+    from runbook.ansible.module_utils import runbook_logscan as scanner
+
+    if not folder.is_dir():
+        raise RunbookError(f"--logs {folder}: not a folder (one folder of logs per host)")
+    scenario = _scenario(folder)
+    chosen = policies.load(policy_path)
+    profile = ws.profile()
+    hosts: dict[str, list[dict[str, Any]]] = {}
+    for host_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+        found = [
+            {"path": str(host_dir / name), "kind": kind}
+            for name, kind in RECORDED.items()
+            if (host_dir / name).is_file()
+        ]
+        if found:
+            hosts[host_dir.name] = found
+    if not hosts:
+        raise RunbookError(
+            f"--logs {folder}: no host folders with logs named {', '.join(RECORDED)}"
+        )
+    now = _scenario_now(scenario, hosts, scanner)
+    sites_of = scenario.get("sites") or {}
+    nodes: dict[str, dict[str, Any]] = {}
+    for host, sources in hosts.items():
+        try:
+            logs_of = scanner.scan_node(
+                sources,
+                since=since,
+                api_prefix=profile.api_prefix,
+                plugin=profile.slug,
+                plugin_prefix=profile.log_prefix,
+                now=now,
+            )
+        except scanner.ScanError as exc:
+            raise RunbookError(f"--logs {folder}/{host}: {exc}") from None
+        site = str(sites_of.get(host) or re.sub(r"-\d+$", "", host))
+        nodes[host] = {"site": site, "logs": logs_of}
+    baselines = {
+        h: {"metrics": b.get("metrics") or {}, "fingerprints": b.get("fingerprints") or []}
+        for h, b in (scenario.get("baseline") or {}).items()
+    }
+    site_inputs = metrics.load(metrics_source)
+    rows = thresholds.merged()
+    out: dict[str, Any] = {"now": clock.stamp(now), "policy": chosen.source, "sites": {}}
+    plans = []
+    judged = {}
+    for site in sorted({n["site"] for n in nodes.values()}):
+        mine = {h: n for h, n in nodes.items() if n["site"] == site}
+        given = {site: site_inputs[site]} if site in site_inputs else {}
+        outcome = evaluate(mine, given, baselines, rows)
+        rules = outcome["decision"]["rules"] + [_web_server_rule(mine)]
+        _fingerprint(rules, mine)
+        plan = engine.plan_site(
+            site,
+            outcome["verdict"],
+            rules,
+            chosen,
+            engine.new_state(),
+            now,
+            dry_run=True,
+            flags=profile.flags,
+        )
+        plans.append(plan)
+        judged[site] = {"outcome": outcome, "rules": rules, "nodes": sorted(mine)}
+    out["brake"] = engine.brake(plans, chosen)
+    for plan in plans:
+        out["sites"][plan.site] = _site_doc(plan, judged[plan.site], engine.new_state(), rows)
+    out["verdict"] = max(
+        (p.verdict for p in plans), key=lambda v: ORDER.get(v, 1), default="inconclusive"
+    )
+    out["exit_code"] = int(LEVEL_EXIT.get(out["verdict"], ExitCode.HEALTH_INCONCLUSIVE))
+    return out
+
+
+def _scenario_now(
+    scenario: dict[str, Any], hosts: dict[str, list[dict[str, Any]]], scanner: Any
+) -> datetime:
+    given = scenario.get("now")
+    if given is not None:
+        try:
+            return clock.parse(str(given))
+        except ValueError:
+            raise RunbookError(f"the scenario: now: {given!r} is not an ISO 8601 time") from None
+    newest = None
+    for sources in hosts.values():
+        for source in sources:
+            path = Path(source["path"])
+            with path.open("rb") as handle:
+                when = scanner.newest_time(handle, path.stat().st_size, source["kind"])
+            if when is not None and (newest is None or when > newest):
+                newest = when
+    return newest or clock.now()
