@@ -485,7 +485,7 @@ class Monitor:
             limit=limit,
             yes=True,
         )
-        self.say(f"monitor: {plan.action} on {plan.site} ({limit}): {plain(plan.summary, 300)}")
+        self.say(f"monitor: running {plan.action} on {plan.site} ({limit}), incident {incident_id}")
         try:
             result = run(self.ws, book, params, options, warn=self.say)
         except RunbookError as exc:
