@@ -3,9 +3,12 @@ loop protection, the lease. Short intervals; `sandbox reset` before each test.""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -260,3 +263,42 @@ def test_sigterm_during_an_automatic_rollback_never_doubles(green, runbook_cli, 
     assert again.code != ExitCode.LOCK_HELD, again.err
     assert len(rollbacks(state_dir)) == 1, again.err
     assert "held back" in again.err or "circuit breaker" in again.err, again.err
+
+
+def test_the_systemd_unit_runs_and_reports_to_systemd(green, state_dir, tmp_path) -> None:
+    """The unit's own command line, with a NOTIFY_SOCKET as systemd gives it: READY, the
+    watchdog's pings while the loop lives, STOPPING on SIGTERM, exit 0."""
+    unit = (Path(__file__).parents[2] / "contrib/systemd/runbook-monitor.service").read_text()
+    for line in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "KillSignal=SIGTERM"):
+        assert line in unit
+    exec_start = next(x.split("=", 1)[1] for x in unit.splitlines() if x.startswith("ExecStart="))
+    argv = [a for a in shlex.split(exec_start) if not a.startswith("$")]
+    assert argv[0] == "/usr/local/bin/runbook" and argv[1] == "monitor"
+    address = tmp_path / "notify"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(address))
+        sock.settimeout(60)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "runbook", *argv[1:]],
+            env={**os.environ, "NOTIFY_SOCKET": str(address)},
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            said = [sock.recv(4096).decode()]
+            while not any(m.startswith("WATCHDOG=1") for m in said):
+                said.append(sock.recv(4096).decode())
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=120)
+        sock.settimeout(2)
+        with contextlib.suppress(TimeoutError):
+            while True:
+                said.append(sock.recv(4096).decode())
+    assert proc.returncode == 0, err
+    assert said[0].startswith("READY=1"), said
+    assert any(m.startswith("STATUS=cycle") for m in said), said
+    assert said[-1] == "STOPPING=1", said
+    assert "cycle" in out

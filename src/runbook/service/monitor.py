@@ -17,6 +17,7 @@ import re
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -39,6 +40,8 @@ from runbook.service.workspace import Workspace
 from runbook.store import Store, default_path
 
 seconds = policies.seconds
+#: The longest a cycle may go without a sign of life before systemd's watchdog hears nothing.
+LOOP_SILENCE = 900.0
 FLEET_STATE = "*"  # the site key of the fleet-wide state (manual triggers seen)
 LEVEL_EXIT = logs.VERDICT_EXIT
 
@@ -94,6 +97,7 @@ class Monitor:
     stop: threading.Event = field(default_factory=threading.Event)
     hosts: dict[str, str | None] = field(default_factory=dict)
     _beat: threading.Thread | None = None
+    _alive: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
         # The record's path, fixed now: a run clears the environment while Ansible runs, and
@@ -160,7 +164,10 @@ class Monitor:
                         return
             except RunbookError as exc:
                 self.say(f"monitor: warning: heartbeat: {exc}")
-            sd_notify("WATCHDOG=1")
+            # The watchdog hears from a loop that is alive: a cycle or a wait within the
+            # last LOOP_SILENCE seconds (a rollback's tasks included), not just this thread.
+            if time.monotonic() - self._alive < LOOP_SILENCE + self.options.interval:
+                sd_notify("WATCHDOG=1")
 
     def release(self) -> None:
         self.stop.set()
@@ -224,7 +231,9 @@ class Monitor:
         try:
             while True:
                 started = clock.now()
+                self._alive = time.monotonic()
                 doc = self.cycle()
+                self._alive = time.monotonic()
                 done += 1
                 code = int(LEVEL_EXIT[doc["verdict"]])
                 if self.options.once or (self.options.cycles and done >= self.options.cycles):
