@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
+import httpx
 import pytest
 from tests.integration.streamed import Streamed
 from tests.integration.test_rollback import digest, flags, plugin_tree, version
@@ -120,6 +121,9 @@ def test_a_sick_site_is_rolled_back_once_and_verified(
     alpha = snapshot(green)
     green.fault("plugin-rest", "beta")
     green.fault("traffic-red", "beta-1")
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -131,6 +135,8 @@ def test_a_sick_site_is_rolled_back_once_and_verified(
             "--interval",
             "2s",
             "--json",
+            "--metrics-port",
+            str(port),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -150,6 +156,7 @@ def test_a_sick_site_is_rolled_back_once_and_verified(
                 break
             if len(seen) > 2 and seen[-1]["sites"]["beta"]["verdict"] != "green":
                 green.fault("traffic-green", "beta-1")
+        exported = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=120)
@@ -173,6 +180,14 @@ def test_a_sick_site_is_rolled_back_once_and_verified(
     listing = runbook_cli("incident", "list", "--json").json()
     assert len(listing) == 1
     assert Hook.received, err
+    # Its own metrics: the automatic action by trigger, the verdicts, the cycles.
+    actions = [x for x in exported.splitlines() if x.startswith("runbook_monitor_automatic_")]
+    assert any(
+        'site="beta"' in x and 'trigger="critical_errors_last_5m"' in x and x.endswith(" 1.0")
+        for x in actions
+    ), exported
+    assert 'runbook_monitor_site_verdict{site="alpha",verdict="red"} 0.0' in exported
+    assert "runbook_monitor_cycles_total" in exported
     status = runbook_cli("monitor", "status", "--json").json()
     assert status["monitors"][0]["running"] is False
     assert status["monitors"][0]["sites"]["beta"]["incident_id"] == incident

@@ -94,6 +94,18 @@ class _Board:
     help="Take over a monitor lease whose heartbeat is older (default: 3 intervals, >= 30s).",
 )
 @click.option("--cycles", type=click.IntRange(min=1), help="Stop after this many cycles.")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    metavar="PORT",
+    help="Serve the monitor's own metrics for Prometheus on this port (/metrics).",
+)
+@click.option(
+    "--metrics-address",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address --metrics-port listens on.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document per cycle (JSON Lines).")
 @with_options(common("inventory", "limit"))
 @click.pass_context

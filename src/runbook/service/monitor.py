@@ -18,7 +18,8 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -62,6 +63,10 @@ class MonitorOptions:
     stale_after: float | None = None
     #: Stop after this many cycles (None: until signalled).
     cycles: int | None = None
+    #: Serve the monitor's own metrics for Prometheus on this port (127.0.0.1 unless
+    #: metrics_address says otherwise).
+    metrics_port: int | None = None
+    metrics_address: str = "127.0.0.1"
 
 
 def sd_notify(message: str) -> None:
@@ -212,7 +217,27 @@ class Monitor:
     def run(self) -> int:
         """Cycle until told to stop (SIGTERM, SIGINT, --once, --cycles). Returns the exit
         code: with --once, `runbook health`'s codes for the last cycle's verdict."""
-        self.acquire()
+        exported = None
+        if self.options.metrics_port is not None:
+            from runbook.service.monitor_metrics import MonitorMetrics
+
+            exported = MonitorMetrics()
+            exported.serve(self.options.metrics_port, self.options.metrics_address)
+        try:
+            self.acquire()
+            try:
+                with self._signals():
+                    code = self._loop(exported)
+            finally:
+                self.release()
+        finally:
+            if exported is not None:
+                exported.close()
+        return code if self.options.once else 0
+
+    @contextmanager
+    def _signals(self) -> Iterator[None]:
+        """SIGTERM or SIGINT: finish this cycle, then stop; a second one: stop now."""
         saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
         def finish(signum: int, _frame: FrameType | None) -> None:
@@ -226,27 +251,28 @@ class Monitor:
 
         for sig in saved:
             signal.signal(sig, finish)
-        code = 0
-        done = 0
         try:
-            while True:
-                started = clock.now()
-                self._alive = time.monotonic()
-                doc = self.cycle()
-                self._alive = time.monotonic()
-                done += 1
-                code = int(LEVEL_EXIT[doc["verdict"]])
-                if self.options.once or (self.options.cycles and done >= self.options.cycles):
-                    break
-                wait = self.options.interval - (clock.now() - started).total_seconds()
-                doc["next_cycle_at"] = clock.stamp(clock.now() + timedelta(seconds=max(wait, 0)))
-                if self.stop.wait(max(wait, 0)):
-                    break
+            yield
         finally:
             for sig, handler in saved.items():
                 signal.signal(sig, handler)
-            self.release()
-        return code if self.options.once else 0
+
+    def _loop(self, exported: Any) -> int:
+        code = 0
+        done = 0
+        while True:
+            started = time.monotonic()
+            self._alive = started
+            doc = self.cycle()
+            self._alive = time.monotonic()
+            if exported is not None:
+                exported.observe(doc, self._alive - started, time.time())
+            done += 1
+            code = int(LEVEL_EXIT[doc["verdict"]])
+            if self.options.once or (self.options.cycles and done >= self.options.cycles):
+                return code
+            if self.stop.wait(max(self.options.interval - (time.monotonic() - started), 0)):
+                return code
 
     def cycle(self) -> dict[str, Any]:
         """One cycle: scan, judge, store, act. Returns the cycle's document."""
