@@ -6,7 +6,6 @@ shipped one. Text from users stays text here: each channel escapes it for its ow
 
 from __future__ import annotations
 
-import html
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -135,29 +134,8 @@ def render(name: str, values: dict[str, Any], project: Path | None = None) -> st
 
 
 def markdown_to_html(text: str) -> str:
-    """The review's small Markdown subset (headings, lists, checkboxes) as escaped HTML."""
-    out = ["<!doctype html><meta charset=utf-8><title>Post-Incident Review</title><body>"]
-    in_list = False
-    for line in text.splitlines():
-        escaped = html.escape(line)
-        if line.startswith(("- ", "1. ")) or (line[:1].isdigit() and ". " in line[:4]):
-            if not in_list:
-                out.append("<ul>")
-                in_list = True
-            item = escaped.split(" ", 1)[1] if " " in escaped else escaped
-            item = item.replace("[ ] ", "&#9744; ")
-            out.append(f"<li>{item}</li>")
-            continue
-        if in_list:
-            out.append("</ul>")
-            in_list = False
-        if line.startswith("## "):
-            out.append(f"<h2>{escaped[3:]}</h2>")
-        elif line.startswith("# "):
-            out.append(f"<h1>{escaped[2:]}</h1>")
-        elif line.strip():
-            out.append(f"<p>{escaped}</p>")
-    if in_list:
-        out.append("</ul>")
-    out.append("</body>")
-    return "\n".join(out) + "\n"
+    """The review as one self-contained page: Markdown rendered whole, the shared stylesheet."""
+    from runbook import pages
+
+    first = next((line[2:] for line in text.splitlines() if line.startswith("# ")), "")
+    return pages.page(first or "Post-Incident Review", pages.markdown(text))

@@ -11,6 +11,7 @@ from runbook import clock
 from runbook.execution import operator_name
 from runbook.incidents import checklists, priorities, sla, templates
 from runbook.incidents.records import LEVELS, Incidents
+from runbook.service.pages import refresh_status_pages
 from runbook.service.workspace import Workspace
 
 __all__ = ["LEVELS", "operator_name"]
@@ -52,7 +53,9 @@ def open_incident(
         incident_id = records.open(
             title, priority, impact=impact, owner=owner, classification=classification
         )
-        return records.get(incident_id), classification
+        opened = records.get(incident_id)
+    refresh_status_pages(ws)
+    return opened, classification
 
 
 def get(ws: Workspace, incident_id: int) -> dict[str, Any]:
@@ -64,17 +67,21 @@ def acknowledge(ws: Workspace, incident_id: int, owner: str | None) -> str:
     who = owner or operator_name()
     with incidents(ws) as records:
         records.acknowledge(incident_id, who)
+    refresh_status_pages(ws)
     return who
 
 
 def update(ws: Workspace, incident_id: int, **fields: str | None) -> None:
     with incidents(ws) as records:
         records.update(incident_id, **fields)
+    refresh_status_pages(ws)
 
 
 def escalate(ws: Workspace, incident_id: int, why: str) -> str:
     with incidents(ws) as records:
-        return LEVELS[records.escalate(incident_id, why)]
+        level = LEVELS[records.escalate(incident_id, why)]
+    refresh_status_pages(ws)
+    return level
 
 
 def listing(ws: Workspace, include_resolved: bool) -> list[dict[str, Any]]:
@@ -141,7 +148,10 @@ def tick(ws: Workspace) -> list[dict[str, Any]]:
             out = send(records.store, ws.project, row["id"], template, target=ws.profile())
             return [d["channel"] for d in out["deliveries"] if d["ok"]]
 
-        return sla.tick(records, clock.now(), tell)
+        done = sla.tick(records, clock.now(), tell)
+    if done:
+        refresh_status_pages(ws)
+    return done
 
 
 def notify(

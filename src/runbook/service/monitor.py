@@ -35,6 +35,7 @@ from runbook.incidents.records import Incidents
 from runbook.monitor import engine
 from runbook.monitor import policy as policies
 from runbook.service import logs
+from runbook.service.pages import refresh_status_pages
 from runbook.service.runs import MAX_REASON, RunOptions, refused_untouched, run, send_notices
 from runbook.service.runs import targets as resolve_targets
 from runbook.service.workspace import Workspace
@@ -103,6 +104,8 @@ class Monitor:
     hosts: dict[str, str | None] = field(default_factory=dict)
     _beat: threading.Thread | None = None
     _alive: float = field(default_factory=time.monotonic)
+    #: An incident was opened or escalated this cycle: the status page is re-rendered.
+    _changed: bool = False
 
     def __post_init__(self) -> None:
         # The record's path, fixed now: a run clears the environment while Ansible runs, and
@@ -361,6 +364,9 @@ class Monitor:
                 doc["actions"].append(self._act(plan, states[plan.site], judged[plan.site]))
         for site in sites:
             doc["sites"][site]["state"] = _state_view(states[site])
+        if self._changed:
+            self._changed = False
+            refresh_status_pages(self.ws, self.say)
         with self.ws.store() as store:
             store.heartbeat(self.fleet, cycle=True)
         sd_notify(f"STATUS=cycle {doc['cycle']}: {doc['verdict']}")
@@ -411,6 +417,7 @@ class Monitor:
                 impact=plan.summary[:500] or None,
             )
             self.say(f"monitor: opened {priority} incident {found} for {plan.site}")
+            self._changed = True
         state["incident_id"] = found
         return found
 
@@ -466,6 +473,7 @@ class Monitor:
         why = plain(plan.escalate or "", 500)
         try:
             level = Incidents(store).escalate(incident_id, why)
+            self._changed = True
             what = f"incident {incident_id} escalated to level {level}: {why}"
         except RunbookError as exc:
             what = f"incident {incident_id}: {exc}"

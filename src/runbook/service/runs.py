@@ -18,6 +18,7 @@ from runbook.errors import ExitCode, RunbookError
 from runbook.events import RunModel
 from runbook.execution import RunRequest, RunResult, execute
 from runbook.incidents.records import Incidents
+from runbook.service.pages import refresh_status_pages
 from runbook.service.workspace import Workspace
 
 MAX_REASON = 2000
@@ -275,6 +276,8 @@ def attach_incident(
             record_run(incidents, incident_id, result)
             for failed in send_notices(ws, store, book.notify, incident_id):
                 warn(f"runbook: warning: {failed}")
+    if incident_id is not None:
+        refresh_status_pages(ws, warn)
     return incident_id
 
 

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
 
-from runbook import clock
+from runbook import clock, pages
 from runbook.incidents.channels.base import Channel, Message, Sending
 
 
@@ -25,34 +25,30 @@ def write_status_page(directory: Path, incidents: list[dict[str, Any]], updated_
 
     def row(i: dict[str, Any]) -> str:
         cells = [
-            f"P{i['priority'][1:]}",
-            i["title"],
-            i["status"],
-            i.get("eta") or "-",
-            i.get("resolved_at") or i["opened_at"],
+            html.escape(f"P{i['priority'][1:]}"),
+            html.escape(str(i["title"])),
+            html.escape(str(i["status"])),
+            html.escape(str(i.get("eta") or "-")),
+            pages.when(i.get("resolved_at") or i["opened_at"]),
         ]
-        return "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>"
+        return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Status</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}
-.banner{{padding:1em;font-size:1.4em;background:{"#f4a259" if open_rows else "#8fd694"}}}
-table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ccc;padding:.4em}}
-</style></head><body>
-<div class="banner" id="state">{state}</div>
+    head = "<tr><th>Priority</th><th>Issue</th><th>Status</th><th>ETA</th><th>{}</th></tr>"
+    none = '<tr><td colspan="5">None</td></tr>'
+    body = f"""<h1>Status</h1>
+<div class="banner {"bad" if open_rows else "ok"}" id="state">{state}</div>
 <h2>Open incidents</h2>
-<table id="open">
-<tr><th>Priority</th><th>Issue</th><th>Status</th><th>ETA</th><th>Since</th></tr>
-{"".join(row(i) for i in open_rows) or '<tr><td colspan="5">None</td></tr>'}
-</table>
+<div class="scroll"><table id="open">
+{head.format("Since")}
+{"".join(row(i) for i in open_rows) or none}
+</table></div>
 <h2>Recently resolved</h2>
-<table id="resolved">
-<tr><th>Priority</th><th>Issue</th><th>Status</th><th>ETA</th><th>Resolved</th></tr>
-{"".join(row(i) for i in resolved) or '<tr><td colspan="5">None</td></tr>'}
-</table>
-<p>Updated {html.escape(updated_at)}</p>
-</body></html>
-"""
+<div class="scroll"><table id="resolved">
+{head.format("Resolved")}
+{"".join(row(i) for i in resolved) or none}
+</table></div>
+<footer>Updated {pages.when(updated_at)}</footer>"""
+    page = pages.page("Status", body)
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".index-", suffix=".html")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
