@@ -22,6 +22,7 @@ import httpx
 import pytest
 from tests.integration.streamed import Streamed
 from tests.integration.test_rollback import digest, flags, plugin_tree, version
+from tests.unit.test_status_page import CHROMIUM, chromium
 
 from runbook.errors import ExitCode
 from runbook.sandbox import fleet
@@ -191,6 +192,19 @@ def test_a_sick_site_is_rolled_back_once_and_verified(
     status = runbook_cli("monitor", "status", "--json").json()
     assert status["monitors"][0]["running"] is False
     assert status["monitors"][0]["sites"]["beta"]["incident_id"] == incident
+    # The report of it, in a real browser: the figures in the DOM, and a screenshot.
+    page = project / "report.html"
+    made = runbook_cli("report", "--since", "1h", "--format", "html", "-o", str(page))
+    assert made.code == 0, made.err
+    if CHROMIUM:
+        dom = chromium(project, "--dump-dom", page.as_uri())
+        assert dom.count("<figure") == 2 and dom.count("<svg") >= 2
+        beta = dom.split('id="site-beta"')[1].split("</section>")[0]
+        assert '<td class="bad">not met</td>' in beta and "error rate (%)" in beta
+        assert "p0-rollback on beta: successful" in dom.split('id="events"')[1]
+        shot = project / "report.png"
+        chromium(project, f"--screenshot={shot}", "--window-size=1000,1600", page.as_uri())
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_dry_run_records_would_and_changes_nothing(green, runbook_cli, state_dir) -> None:

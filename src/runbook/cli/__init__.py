@@ -24,6 +24,7 @@ BUILTINS = (
     "health",
     "monitor",
     "simulate",
+    "report",
     "sandbox",
 )
 
@@ -169,6 +170,7 @@ def _register() -> None:
     cli.add_command(health.health_cmd)
     cli.add_command(monitor.monitor_cmd)
     cli.add_command(monitor.simulate_cmd)
+    cli.add_command(monitor.report_cmd)
     cli.add_command(sandbox.sandbox_cmd)
 
 

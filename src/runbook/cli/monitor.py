@@ -16,6 +16,7 @@ from rich.live import Live
 
 from runbook.cli.options import common, with_options
 from runbook.service import monitor as service
+from runbook.service import report as report_service
 from runbook.views import monitor_board, monitor_line, print_monitor_status, print_simulation
 
 
@@ -230,3 +231,40 @@ def simulate_cmd(
     else:
         print_simulation(Console(width=160), out)
     raise click.exceptions.Exit(out["exit_code"])
+
+
+@click.command("report")
+@click.option("--since", default="24h", show_default=True, help="The period: 24h, 7d or ISO.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "md", "html"]),
+    default="text",
+    show_default=True,
+    help="html: one self-contained page with plots.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (default: standard output).",
+)
+@click.option("--json", "as_json", is_flag=True, help="The figures as JSON.")
+def report_cmd(since: str, fmt: str, output: Path | None, as_json: bool) -> None:
+    """The deployment's Success Metrics per site over a period, from the monitor's record.
+
+    \b
+    Error rate < 1%, performance within 10% of the baseline, zero critical errors, no
+    increase in support tickets, feature adoption > 80%, zero downtime: each met, not met
+    or unknown, with its figures; then the decisions, actions, runs and incidents. HTML
+    adds per-site plots of the error rate and p95 over time, with every decision marked.
+    """
+    doc = report_service.build(_ws(), since)
+    text_out = (
+        json.dumps(doc, indent=2, default=str) if as_json else report_service.render(doc, fmt)
+    )
+    if output is None:
+        click.echo(text_out, nl=False)
+        return
+    report_service.write(output, text_out)
+    click.echo(f"wrote {output}", err=True)

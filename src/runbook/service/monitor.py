@@ -301,6 +301,7 @@ class Monitor:
         for site in sites:
             state = states.setdefault(site, engine.new_state())
             nodes = {h: dict(n) for h, n in scan.hosts.items() if n["site"] == site}
+            raw = _raw(nodes)
             _rolling_critical(nodes, state, now)
             given = {site: site_inputs[site]} if site in site_inputs else {}
             outcome = evaluate(nodes, given, baselines, self.rows, host_rows)
@@ -318,7 +319,12 @@ class Monitor:
                 flags=self.ws.profile().flags,
             )
             plans.append(plan)
-            judged[site] = {"outcome": outcome, "rules": rules, "nodes": sorted(nodes)}
+            judged[site] = {
+                "outcome": outcome,
+                "rules": rules,
+                "nodes": sorted(nodes),
+                "raw": raw,
+            }
         brake = engine.brake(plans, self.policy)
         overall = max(
             (p.verdict for p in plans), key=lambda v: ORDER.get(v, 1), default="inconclusive"
@@ -599,6 +605,23 @@ def _event_of(plan: engine.Plan) -> tuple[str | None, str]:
     return None, ""
 
 
+def _raw(nodes: dict[str, dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """What each node's logs held this cycle, for the report: new critical errors, requests
+    and 5xx answers (None: the node was not scanned)."""
+    out = {}
+    for host, node in nodes.items():
+        logs_of = node.get("logs")
+        if not logs_of:
+            continue
+        access = logs_of.get("access") or {}
+        out[host] = {
+            "critical_new": int(logs_of.get("critical_recent") or 0),
+            "requests": int(access.get("requests") or 0),
+            "errors_5xx": int(access.get("errors_5xx") or 0),
+        }
+    return out
+
+
 def _rolling_critical(
     nodes: dict[str, dict[str, Any]], state: dict[str, Any], now: datetime
 ) -> None:
@@ -672,6 +695,7 @@ def _site_doc(
         "verdict": plan.verdict,
         "tables": tables,
         "hosts": judged["nodes"],
+        "raw": judged.get("raw") or {},
         "table": table,
         "worst": worst,
         "rules": [
@@ -689,6 +713,7 @@ def _stored(site_doc: dict[str, Any]) -> dict[str, Any]:
     return {
         "verdict": site_doc["verdict"],
         "tables": site_doc["tables"],
+        "raw": site_doc["raw"],
         "metrics": [
             {k: r.get(k) for k in ("scope", "target", "metric", "value", "samples", "verdict")}
             for r in site_doc["table"]
