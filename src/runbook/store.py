@@ -749,10 +749,18 @@ class Store:
         return int(cursor.lastrowid or 0)
 
     def monitor_events(
-        self, fleet: str | None = None, since: str | None = None, limit: int = 200
+        self,
+        fleet: str | None = None,
+        since: str | None = None,
+        limit: int = 200,
+        run_id: str | None = None,
     ) -> list[dict[str, Any]]:
-        """The monitor's decisions and actions, oldest first."""
+        """The monitor's decisions and actions, oldest first (of a fleet, since a time, of
+        one run: the cycle's scan or the action's run)."""
         query, args = "SELECT * FROM monitor_events WHERE 1 = 1", []
+        if run_id is not None:
+            query += " AND run_id = ?"
+            args.append(run_id)
         if fleet is not None:
             query += " AND fleet = ?"
             args.append(fleet)

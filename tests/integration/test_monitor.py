@@ -331,3 +331,71 @@ def test_the_systemd_unit_runs_and_reports_to_systemd(green, state_dir, tmp_path
     assert any(m.startswith("STATUS=cycle") for m in said), said
     assert said[-1] == "STOPPING=1", said
     assert "cycle" in out
+
+
+def test_flag_first_then_the_whole_rollback(green, runbook_cli, state_dir, tmp_path) -> None:
+    """A feature's error rate over 5% turns that flag off on that site only; still red after
+    the verification window, the site gets the p0-rollback."""
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(
+        json.dumps(
+            {"beta": {"features": {"modern_preview_engine": {"error_rate": 12.0, "samples": 400}}}}
+        )
+    )
+    policy = tmp_path / "policy.yml"
+    policy.write_text(
+        "verification: 1s\ntriggers:\n  error_rate_over_5_percent: {action: p1-disable-feature}\n"
+    )
+    alpha, beta_flags = snapshot(green), flags(green, "beta")
+    args = ("monitor", "--once", "--metrics", str(metrics), "--policy", str(policy))
+    first = runbook_cli(*args)
+    assert "running p1-disable-feature on beta" in first.err, first.err
+    after = flags(green, "beta")
+    assert after["modern_preview_engine"] is False
+    assert {k: v for k, v in after.items() if k != "modern_preview_engine"} == {
+        k: v for k, v in beta_flags.items() if k != "modern_preview_engine"
+    }
+    assert snapshot(green) == alpha and rollbacks(state_dir) == []
+    time.sleep(1.5)
+    second = runbook_cli(*args)
+    assert "did not bring beta back to green" in second.err, second.err
+    assert "running p0-rollback on beta" in second.err
+    assert len(rollbacks(state_dir)) == 1 and version(green, "beta-1") == "2.0.1"
+    assert snapshot(green) == alpha
+    shown = runbook_cli("runs", "show", "last").out
+    assert "p0-rollback" in shown
+
+
+def test_the_fleet_wide_brake_pages_instead_of_rolling_back(green, runbook_cli, state_dir) -> None:
+    for site, node in (("alpha", "alpha-1"), ("beta", "beta-1")):
+        green.fault("plugin-rest", site)
+        green.fault("traffic-red", node)
+    result = runbook_cli("monitor", "--once", "--json")
+    assert result.code == ExitCode.HEALTH_RED, result.err
+    doc = lines(result.out)[0]
+    assert doc["brake"] and "2 of 2 sites red" in doc["brake"]
+    assert doc["actions"] == [] and rollbacks(state_dir) == []
+    assert {e["site"] for e in events(state_dir, "held")} == {"alpha", "beta"}
+    assert events(state_dir, "paged")
+    # The cycle's run shows what the monitor decided on it.
+    shown = runbook_cli("runs", "show", doc["scan_run_id"], "--json").json()
+    assert {(e["site"], e["kind"], e["summary"]) for e in shown["monitor"]} == {
+        ("alpha", "held", "p0-rollback on alpha held back: fleet-wide brake"),
+        ("beta", "held", "p0-rollback on beta held back: fleet-wide brake"),
+    }
+
+
+def test_a_manual_trigger_pages_and_acts_on_nothing(green, runbook_cli, state_dir) -> None:
+    declared = runbook_cli("health", "declare", "security", "--reason", "a token leaked")
+    assert declared.code == 0, declared.err
+    result = runbook_cli("monitor", "--once", "--json")
+    doc = lines(result.out)[0]
+    assert [r["rule"] for r in doc["manual"]] == ["manual:security"]
+    assert doc["actions"] == [] and rollbacks(state_dir) == []
+    notified = events(state_dir, "notify")
+    assert len(notified) == 1 and "a token leaked" in notified[0]["summary"]
+    listing = runbook_cli("incident", "list", "--json").json()
+    assert [i["title"] for i in listing] == ["monitor: manual:security declared"]
+    # Seen once: the next cycle does not page again.
+    runbook_cli("monitor", "--once")
+    assert len(events(state_dir, "notify")) == 1

@@ -116,3 +116,10 @@ def show_run(run_id: str, as_json: bool) -> None:
             )
         )
     console.print(table, markup=False)
+    for event in run.get("monitor") or []:
+        console.print(
+            text(
+                f"monitor {event['at']} {event['site'] or '-'} {event['kind']}: {event['summary']}"
+            ),
+            highlight=False,
+        )

@@ -72,13 +72,14 @@ def scan(
     top: int,
     extra: dict[str, Any] | None = None,
     warn: Callable[[str], None] = print,
+    reason: str | None = None,
 ) -> Scan:
     """Run log-scan on the window's hosts; each host's logs, outcome and clock skew."""
     book = ws.catalog().get("log-scan")
     if book is None:
         raise RunbookError("the catalog has no log-scan runbook")
     params = {"since": window.since, "until": window.until, "top": top}
-    options = RunOptions(inventory=window.inventory, limit=window.limit)
+    options = RunOptions(inventory=window.inventory, limit=window.limit, reason=reason)
     result = run(ws, book, params, options, warn=warn, file_on_incident=False, internal_vars=extra)
     if result.exit_code not in (ExitCode.OK, ExitCode.HOSTS_UNREACHABLE, ExitCode.HOSTS_FAILED):
         raise RunbookError(

@@ -266,7 +266,17 @@ class Monitor:
         while True:
             started = time.monotonic()
             self._alive = started
-            doc = self.cycle()
+            try:
+                doc = self.cycle()
+            except RunbookError as exc:
+                if self.options.once:
+                    raise
+                # A bad metrics source, a failed scan: said and recorded; the next cycle
+                # tries again (a stopped monitor protects nothing).
+                self._failed(exc)
+                if self.stop.wait(self.options.interval):
+                    return int(ExitCode.HEALTH_INCONCLUSIVE)
+                continue
             self._alive = time.monotonic()
             if exported is not None:
                 exported.observe(doc, self._alive - started, time.time())
@@ -288,43 +298,15 @@ class Monitor:
         window = logs.Window(
             since=self.options.window, inventory=self.options.inventory, limit=self.options.limit
         )
-        scan = logs.scan(self.ws, window, 20, extra, warn=self.say)
-        site_inputs = metrics.load(self.options.metrics_source)
-        host_rows = {
-            h: thresholds.merged(report.stack_thresholds(layer, self.overrides))
-            for h, layer in logs.inventory_thresholds(scan.result).items()
-        }
+        why = "runbook monitor cycle" + (" (dry run)" if self.options.dry_run else "")
+        scan = logs.scan(self.ws, window, 20, extra, warn=self.say, reason=why)
         fleet_state = states.setdefault(FLEET_STATE, {})
-        manual = self._manual_triggers(fleet_state)
-        sites = sorted({str(n["site"]) for n in scan.hosts.values() if n["site"]})
-        plans, judged = [], {}
-        for site in sites:
-            state = states.setdefault(site, engine.new_state())
-            nodes = {h: dict(n) for h, n in scan.hosts.items() if n["site"] == site}
-            raw = _raw(nodes)
-            _rolling_critical(nodes, state, now)
-            given = {site: site_inputs[site]} if site in site_inputs else {}
-            outcome = evaluate(nodes, given, baselines, self.rows, host_rows)
-            rules = outcome["decision"]["rules"] + [_web_server_rule(nodes)] + manual
-            _fingerprint(rules, nodes)
-            verdict = outcome["verdict"]
-            plan = engine.plan_site(
-                site,
-                verdict,
-                rules,
-                self.policy,
-                state,
-                now,
-                dry_run=self.options.dry_run,
-                flags=self.ws.profile().flags,
-            )
-            plans.append(plan)
-            judged[site] = {
-                "outcome": outcome,
-                "rules": rules,
-                "nodes": sorted(nodes),
-                "raw": raw,
-            }
+        declared = self._manual_triggers(fleet_state)
+        # A declaration names no site: paged once for the fleet; only a policy that maps it
+        # to an action puts it before every site.
+        manual = [r for r in declared if self.policy.rule(r["rule"]).action in engine.ACTING]
+        plans, judged = self._judge(scan, states, baselines, manual, now)
+        sites = [plan.site for plan in plans]
         brake = engine.brake(plans, self.policy)
         overall = max(
             (p.verdict for p in plans), key=lambda v: ORDER.get(v, 1), default="inconclusive"
@@ -338,6 +320,7 @@ class Monitor:
             "not_scanned": scan.not_scanned,
             "format_unrecognised": scan.unrecognised,
             "brake": brake,
+            "manual": [],
             "sites": {},
             "actions": [],
         }
@@ -365,6 +348,10 @@ class Monitor:
             store.set_site_state(self.fleet, FLEET_STATE, fleet_state)
             for site in sites:
                 store.set_site_state(self.fleet, site, states[site])
+        for rule in declared:
+            doc["manual"].append(rule)
+            if rule not in manual and self.policy.rule(rule["rule"]).action == "notify":
+                self._page_declared(rule, scan.result.run_id)
         for plan in plans:
             if plan.acts and not self.stop.is_set():
                 doc["actions"].append(self._act(plan, states[plan.site], judged[plan.site]))
@@ -378,6 +365,56 @@ class Monitor:
         sd_notify(f"STATUS=cycle {doc['cycle']}: {doc['verdict']}")
         self.on_cycle(doc)
         return doc
+
+    def _failed(self, exc: RunbookError) -> None:
+        what = plain(f"cycle failed: {exc.message}", 1000)
+        self.say(f"monitor: {what}; trying again in {int(self.options.interval)} s")
+        try:
+            with self.ws.store() as store:
+                store.add_monitor_event(
+                    fleet=self.fleet, site=None, kind="cycle-failed", summary=what
+                )
+        except RunbookError as again:
+            self.say(f"monitor: warning: not recorded: {again.message}")
+
+    def _judge(
+        self,
+        scan: logs.Scan,
+        states: dict[str, dict[str, Any]],
+        baselines: dict[str, dict[str, Any]],
+        manual: list[dict[str, Any]],
+        now: datetime,
+    ) -> tuple[list[engine.Plan], dict[str, dict[str, Any]]]:
+        """Each site by the thresholds, the decision matrix and the policy."""
+        site_inputs = metrics.load(self.options.metrics_source)
+        host_rows = {
+            h: thresholds.merged(report.stack_thresholds(layer, self.overrides))
+            for h, layer in logs.inventory_thresholds(scan.result).items()
+        }
+        plans, judged = [], {}
+        for site in sorted({str(n["site"]) for n in scan.hosts.values() if n["site"]}):
+            state = states.setdefault(site, engine.new_state())
+            nodes = {h: dict(n) for h, n in scan.hosts.items() if n["site"] == site}
+            raw = _raw(nodes)
+            _rolling_critical(nodes, state, now)
+            given = {site: site_inputs[site]} if site in site_inputs else {}
+            outcome = evaluate(nodes, given, baselines, self.rows, host_rows)
+            rules = outcome["decision"]["rules"] + [_web_server_rule(nodes)] + manual
+            _fingerprint(rules, nodes)
+            plans.append(
+                engine.plan_site(
+                    site,
+                    outcome["verdict"],
+                    rules,
+                    self.policy,
+                    state,
+                    now,
+                    dry_run=self.options.dry_run,
+                    flags=self.ws.profile().flags,
+                )
+            )
+            judged[site] = {"outcome": outcome, "rules": rules, "nodes": sorted(nodes), "raw": raw}
+        return plans, judged
 
     # -- decisions, pages, actions -----------------------------------------------------------
 
@@ -400,6 +437,30 @@ class Monitor:
         if recent:
             fleet_state["manual_seen"] = max(int(d["id"]) for d in recent)
         return found
+
+    def _page_declared(self, rule: dict[str, Any], run_id: str) -> None:
+        """A manual trigger (`runbook health declare`): on a P1 incident of its own (or the
+        open one it was declared for), and paged. Acted on only if the policy says so."""
+        what = plain(engine.evidence_line(rule), 500)
+        with self.ws.store() as store:
+            incidents = Incidents(store)
+            title = plain(f"monitor: {rule['rule']} declared", 200)
+            found = next(
+                (i["id"] for i in incidents.all() if i["title"] == title), None
+            ) or incidents.open(title, "P1", classification="opened by runbook monitor")
+            self._changed = True
+            store.add_monitor_event(
+                fleet=self.fleet,
+                site=None,
+                kind="notify",
+                summary=what,
+                data=rule,
+                incident_id=found,
+                run_id=run_id,
+            )
+            incidents.record(found, "monitor", f"monitor: {what}", rule)
+            self._page(store, found, what)
+        self.say(f"monitor: {what} (paged; the policy acts on it only if it says so)")
 
     def _incident(self, store: Store, plan: engine.Plan, state: dict[str, Any]) -> int:
         """The site's open incident (the monitor's own, or a P0 with a run on the site);
@@ -464,6 +525,7 @@ class Monitor:
                 summary=plain(text, 1000),
                 data=plan.to_dict() | {"evidence": plan.evidence},
                 incident_id=incident_id,
+                run_id=scan.run_id,
             )
             self.say(f"monitor: {plain(text, 300)}")
             if incident_id is not None:

@@ -14,6 +14,12 @@ def runs(ws: Workspace, count: int, runbook: str | None) -> tuple[list[dict[str,
 
 
 def run(ws: Workspace, run_id: str) -> dict[str, Any]:
-    """One run by id, unique prefix or `last`, with each host's outcome."""
+    """One run by id, unique prefix or `last`, with each host's outcome, and what the monitor
+    decided on it (a monitor cycle's scan) or did with it (an automatic action)."""
     with ws.store() as store:
-        return store.run(run_id)
+        found = store.run(run_id)
+        found["monitor"] = [
+            {k: e[k] for k in ("at", "site", "kind", "summary", "incident_id")}
+            for e in store.monitor_events(run_id=found["run_id"])
+        ]
+        return found
