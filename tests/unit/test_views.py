@@ -71,3 +71,45 @@ def test_a_lock_message_quoting_markup_is_printed_as_text() -> None:
     print_summary(console, result)
     out = console.export_text()
     assert "'[/bold] \\x1b[2J'" in out and "\x1b" not in out
+
+
+def test_the_monitor_board_and_its_line() -> None:
+    from runbook.views import monitor_board, monitor_line
+
+    doc = {
+        "fleet": "inventory/hosts.yml",
+        "cycle": 7,
+        "at": "2026-11-30T12:00:00Z",
+        "dry_run": True,
+        "verdict": "red",
+        "brake": None,
+        "sites": {
+            "beta": {
+                "verdict": "red",
+                "tables": {"error_rates": "red", "performance": "green"},
+                "worst": {
+                    "target": "beta-1",
+                    "metric": "api_errors",
+                    "value": 50.7,
+                    "unit": "%",
+                    "samples": 120,
+                },
+                "plan": {"action": "p0-rollback", "would": True, "held": None},
+                "state": {
+                    "breaker": {"tripped_at": "2026-11-30T11:00:00Z"},
+                    "cooldown_until": None,
+                    "in_flight": None,
+                    "verifying": None,
+                },
+            }
+        },
+    }
+    console = Console(width=200, record=True)
+    console.print(monitor_board(doc, 42))
+    shown = console.export_text()
+    assert "cycle 7" in shown and "DRY RUN" in shown and "next in 42 s" in shown
+    assert "beta-1 api_errors 50.7% (n=120)" in shown
+    assert "would p0-rollback" in shown and "BREAKER OPEN since 2026-11-30T11:00:00Z" in shown
+    assert monitor_line(doc) == (
+        "2026-11-30T12:00:00Z cycle 7 (dry run): red: beta red [would p0-rollback]"
+    )

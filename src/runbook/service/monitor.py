@@ -299,7 +299,9 @@ class Monitor:
             since=self.options.window, inventory=self.options.inventory, limit=self.options.limit
         )
         why = "runbook monitor cycle" + (" (dry run)" if self.options.dry_run else "")
+        began = time.monotonic()
         scan = logs.scan(self.ws, window, 20, extra, warn=self.say, reason=why)
+        scanned = time.monotonic() - began
         fleet_state = states.setdefault(FLEET_STATE, {})
         declared = self._manual_triggers(fleet_state)
         # A declaration names no site: paged once for the fleet; only a policy that maps it
@@ -362,6 +364,7 @@ class Monitor:
             refresh_status_pages(self.ws, self.say)
         with self.ws.store() as store:
             store.heartbeat(self.fleet, cycle=True)
+        doc["seconds"] = {"scan": round(scanned, 3), "cycle": round(time.monotonic() - began, 3)}
         sd_notify(f"STATUS=cycle {doc['cycle']}: {doc['verdict']}")
         self.on_cycle(doc)
         return doc
@@ -733,8 +736,10 @@ def _fingerprint(rules: list[dict[str, Any]], nodes: dict[str, dict[str, Any]]) 
 
 
 def _state_view(state: dict[str, Any]) -> dict[str, Any]:
+    """What the board and `monitor status` show: a cooldown only while it lasts."""
+    until = state.get("cooldown_until")
     return {
-        "cooldown_until": state.get("cooldown_until"),
+        "cooldown_until": until if until and until > clock.stamp() else None,
         "breaker": state.get("breaker"),
         "verifying": state.get("verifying"),
         "in_flight": state.get("in_flight"),
