@@ -250,6 +250,8 @@ def test_the_breaker_trips_when_the_site_stays_red(green, runbook_cli, state_dir
 def test_one_monitor_per_fleet_and_a_stale_lease_is_taken_over(
     green, runbook_cli, state_dir
 ) -> None:
+    green.fault("plugin-rest", "beta")
+    green.fault("traffic-red", "beta-1")
     proc = subprocess.Popen(
         [sys.executable, "-m", "runbook", "monitor", "--interval", "2s", "--json"],
         stdout=subprocess.PIPE,
@@ -258,17 +260,21 @@ def test_one_monitor_per_fleet_and_a_stale_lease_is_taken_over(
     )
     assert proc.stdout is not None
     try:
-        json.loads(proc.stdout.readline())  # its first cycle is done
+        first = json.loads(proc.stdout.readline())  # its first cycle, and its action, done
+        assert [a["site"] for a in first["actions"]] == ["beta"]
         second = runbook_cli("monitor", "--once")
         assert second.code == ExitCode.LOCK_HELD, second.err
         assert "a monitor already watches" in second.err and f"pid {proc.pid}" in second.err
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+    green.fault("traffic-red", "beta-1")  # still red: the new monitor must not act again
     took = runbook_cli("monitor", "--once", "--stale-after", "3s")
     assert took.code != ExitCode.LOCK_HELD, took.err
     assert "took over the monitor lease" in took.err
     assert events(state_dir, "takeover")
+    assert len(rollbacks(state_dir)) == 1, took.err
+    assert "held back: cooldown" in took.err
 
 
 def test_sigterm_during_an_automatic_rollback_never_doubles(green, runbook_cli, state_dir) -> None:
