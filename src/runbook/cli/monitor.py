@@ -84,6 +84,17 @@ class _Board:
     help="Metrics logs cannot give, per site (as `runbook health --metrics`), read every cycle.",
 )
 @click.option(
+    "--prometheus",
+    "prometheus_url",
+    metavar="URL",
+    help="A Prometheus server for the metrics input (with --prometheus-queries).",
+)
+@click.option(
+    "--prometheus-queries",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="YAML: metric -> PromQL, {site} standing for the site's name.",
+)
+@click.option(
     "--thresholds",
     "thresholds_file",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -59,6 +59,9 @@ class MonitorOptions:
     #: The first cycle's window (each log from there); later cycles read what is new.
     window: str = "10m"
     metrics_source: str | None = None
+    #: A Prometheus server and the queries (metric -> PromQL with {site}), as `runbook health`.
+    prometheus_url: str | None = None
+    prometheus_queries: Path | None = None
     thresholds_file: Path | None = None
     #: A lease whose heartbeat is older is taken over (default: three intervals, at least 30 s).
     stale_after: float | None = None
@@ -126,6 +129,13 @@ class Monitor:
         )
         self.overrides = overrides
         self.rows = thresholds.merged(overrides)
+        if bool(self.options.prometheus_url) != bool(self.options.prometheus_queries):
+            raise RunbookError("--prometheus and --prometheus-queries go together")
+        self.queries = (
+            logs.load_queries(self.options.prometheus_queries)
+            if self.options.prometheus_queries
+            else None
+        )
 
     @property
     def stale_after(self) -> float:
@@ -290,6 +300,7 @@ class Monitor:
     def cycle(self) -> dict[str, Any]:
         """One cycle: scan, judge, store, act. Returns the cycle's document."""
         now = clock.now()
+        started = time.monotonic()
         with self.ws.store() as store:
             offsets = store.monitor_offsets(self.fleet)
             states = store.site_states(self.fleet)
@@ -364,7 +375,10 @@ class Monitor:
             refresh_status_pages(self.ws, self.say)
         with self.ws.store() as store:
             store.heartbeat(self.fleet, cycle=True)
-        doc["seconds"] = {"scan": round(scanned, 3), "cycle": round(time.monotonic() - began, 3)}
+        doc["seconds"] = {
+            "scan": round(scanned, 3),
+            "cycle": round(time.monotonic() - started, 3),
+        }
         sd_notify(f"STATUS=cycle {doc['cycle']}: {doc['verdict']}")
         self.on_cycle(doc)
         return doc
@@ -390,6 +404,11 @@ class Monitor:
     ) -> tuple[list[engine.Plan], dict[str, dict[str, Any]]]:
         """Each site by the thresholds, the decision matrix and the policy."""
         site_inputs = metrics.load(self.options.metrics_source)
+        if self.options.prometheus_url and self.queries:
+            sites = sorted({str(n["site"]) for n in scan.hosts.values() if n["site"]})
+            site_inputs = metrics.merge(
+                site_inputs, metrics.prometheus(self.options.prometheus_url, self.queries, sites)
+            )
         host_rows = {
             h: thresholds.merged(report.stack_thresholds(layer, self.overrides))
             for h, layer in logs.inventory_thresholds(scan.result).items()
