@@ -201,6 +201,37 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX monitor_events_at ON monitor_events (fleet, at);
     """,
+    # Progressive delivery: a rollout's plan and where it stands (it survives its process),
+    # and what happened at each step (every write, gate and decision, with evidence).
+    """
+    CREATE TABLE rollouts (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind         TEXT NOT NULL,           -- rollout (a feature's percentage) or deploy
+        subject      TEXT NOT NULL,           -- the feature, or the package's version
+        sites        TEXT NOT NULL,           -- JSON list, in waves order
+        status       TEXT NOT NULL,           -- running, paused, completed, aborted, failed
+        plan         TEXT NOT NULL,           -- JSON: steps, waves, analysis, min samples
+        state        TEXT NOT NULL,           -- JSON: the step, the wave, the phase, written
+        reason       TEXT NOT NULL,
+        operator     TEXT NOT NULL,
+        inventory    TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        updated_at   TEXT NOT NULL,
+        controller   TEXT,
+        pid          INTEGER,
+        incident_id  INTEGER
+    );
+    CREATE TABLE rollout_events (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        rollout_id  INTEGER NOT NULL REFERENCES rollouts (id) ON DELETE CASCADE,
+        at          TEXT NOT NULL,
+        kind        TEXT NOT NULL,            -- started, wrote, gate, paused, promoted ...
+        summary     TEXT NOT NULL,
+        data        TEXT,
+        run_id      TEXT
+    );
+    CREATE INDEX rollout_events_at ON rollout_events (rollout_id, at);
+    """,
 )
 
 
@@ -773,6 +804,159 @@ class Store:
         ).fetchall()
         out = []
         for row in rows:
+            item = dict(row)
+            item["data"] = json.loads(item["data"]) if item["data"] else {}
+            out.append(item)
+        return out
+
+    # -- rollouts -------------------------------------------------------------------------------
+
+    def start_rollout(
+        self,
+        *,
+        kind: str,
+        subject: str,
+        sites: list[str],
+        plan: dict[str, Any],
+        state: dict[str, Any],
+        reason: str,
+        operator: str,
+        inventory: str,
+    ) -> int:
+        """A new rollout, held by this process. One per subject and site at a time: an active
+        one on any of these sites refuses, naming itself."""
+        now = clock.stamp()
+        with self.transaction():
+            for row in self.db.execute(
+                "SELECT id, sites, status, operator FROM rollouts WHERE kind = ? AND subject = ? "
+                "AND status IN ('running', 'paused')",
+                (kind, subject),
+            ):
+                overlap = sorted(set(json.loads(row["sites"])) & set(sites))
+                if overlap:
+                    raise RunbookError(
+                        f"{kind} {row['id']} of {subject} is {row['status']} on "
+                        f"{', '.join(overlap)} (started by {row['operator']}): resume, promote "
+                        f"or abort it first (runbook rollout status {row['id']})",
+                        ExitCode.LOCK_HELD,
+                    )
+            cursor = self.db.execute(
+                "INSERT INTO rollouts (kind, subject, sites, status, plan, state, reason, "
+                "operator, inventory, created_at, updated_at, controller, pid) "
+                "VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    kind,
+                    subject,
+                    json.dumps(sites),
+                    json.dumps(plan),
+                    json.dumps(state),
+                    reason,
+                    operator,
+                    inventory,
+                    now,
+                    now,
+                    socket.gethostname(),
+                    os.getpid(),
+                ),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def rollout(self, rollout_id: int) -> dict[str, Any]:
+        row = self.db.execute("SELECT * FROM rollouts WHERE id = ?", (rollout_id,)).fetchone()
+        if row is None:
+            raise RunbookError(f"no rollout {rollout_id} in the run record {self.path}")
+        return self._rollout_dict(row)
+
+    def rollouts(self, limit: int = 50) -> list[dict[str, Any]]:
+        return [
+            self._rollout_dict(r)
+            for r in self.db.execute("SELECT * FROM rollouts ORDER BY id DESC LIMIT ?", (limit,))
+        ]
+
+    @staticmethod
+    def _rollout_dict(row: sqlite3.Row) -> dict[str, Any]:
+        item = dict(row)
+        for key in ("sites", "plan", "state"):
+            item[key] = json.loads(item[key])
+        return item
+
+    def hold_rollout(self, rollout_id: int) -> dict[str, Any]:
+        """Make this process the rollout's driver (resume). A live driver on this machine
+        refuses."""
+        with self.transaction():
+            current = self.rollout(rollout_id)
+            here = socket.gethostname()
+            if (
+                current["controller"] == here
+                and current["pid"] != os.getpid()
+                and process_alive(current["pid"])
+            ):
+                raise RunbookError(
+                    f"rollout {rollout_id} is being driven by pid {current['pid']} on {here}",
+                    ExitCode.LOCK_HELD,
+                )
+            self.db.execute(
+                "UPDATE rollouts SET controller = ?, pid = ?, updated_at = ? WHERE id = ?",
+                (here, os.getpid(), clock.stamp(), rollout_id),
+            )
+        return self.rollout(rollout_id)
+
+    def update_rollout(
+        self,
+        rollout_id: int,
+        *,
+        status: str | None = None,
+        state: dict[str, Any] | None = None,
+        incident_id: int | None = None,
+        expect: tuple[str, ...] | None = None,
+    ) -> dict[str, Any]:
+        """Change a rollout's status and/or state in one transaction. With `expect`, the status
+        changes only from those (another process may have paused or aborted it meanwhile);
+        the state is always written: what was done stays recorded."""
+        with self.transaction():
+            current = self.rollout(rollout_id)
+            if expect is not None and current["status"] not in expect:
+                status = None
+            self.db.execute(
+                "UPDATE rollouts SET status = ?, state = ?, incident_id = ?, updated_at = ? "
+                "WHERE id = ?",
+                (
+                    status or current["status"],
+                    json.dumps(state if state is not None else current["state"]),
+                    incident_id if incident_id is not None else current["incident_id"],
+                    clock.stamp(),
+                    rollout_id,
+                ),
+            )
+        return self.rollout(rollout_id)
+
+    def add_rollout_event(
+        self,
+        rollout_id: int,
+        kind: str,
+        summary: str,
+        data: dict[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO rollout_events (rollout_id, at, kind, summary, data, run_id) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    rollout_id,
+                    clock.stamp(),
+                    kind,
+                    summary,
+                    json.dumps(data or {}, default=str),
+                    run_id,
+                ),
+            )
+
+    def rollout_events(self, rollout_id: int) -> list[dict[str, Any]]:
+        out = []
+        for row in self.db.execute(
+            "SELECT * FROM rollout_events WHERE rollout_id = ? ORDER BY id", (rollout_id,)
+        ):
             item = dict(row)
             item["data"] = json.loads(item["data"]) if item["data"] else {}
             out.append(item)

@@ -25,6 +25,7 @@ BUILTINS = (
     "monitor",
     "simulate",
     "report",
+    "rollout",
     "sandbox",
 )
 
@@ -158,7 +159,7 @@ def cli(ctx: click.Context, project: Path | None, db: Path | None, debug: bool) 
 
 
 def _register() -> None:
-    from runbook.cli import catalog_cmds, health, incident, monitor, notify, runs, sandbox
+    from runbook.cli import catalog_cmds, health, incident, monitor, notify, rollout, runs, sandbox
 
     cli.add_command(catalog_cmds.list_cmd)
     cli.add_command(catalog_cmds.show_cmd)
@@ -171,6 +172,7 @@ def _register() -> None:
     cli.add_command(monitor.monitor_cmd)
     cli.add_command(monitor.simulate_cmd)
     cli.add_command(monitor.report_cmd)
+    cli.add_command(rollout.rollout_cmd)
     cli.add_command(sandbox.sandbox_cmd)
 
 

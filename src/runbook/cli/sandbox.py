@@ -123,3 +123,25 @@ def fault_cmd(fault: str, target: str) -> None:
 
     faults.apply(fault, target)
     _say(f"{fault} {target}: done")
+
+
+@sandbox_cmd.command("traffic")
+@click.argument("sites", nargs=-1, required=True)
+@click.option(
+    "--rate", default="20/s", show_default=True, help="Requests per second (at most 200)."
+)
+@click.option("--duration", default="60s", show_default=True, help="How long (at most 10m).")
+@click.option("--users", default=1000, show_default=True, help="Distinct users (X-MASE-User).")
+def traffic_cmd(sites: tuple[str, ...], rate: str, duration: str, users: int) -> None:
+    """Real HTTP requests to the sandbox's sites: pages and the plugin's REST routes, each as a
+    user the plugin buckets for its rollout percentages. Only to the sandbox's own addresses;
+    it stops by itself."""
+    from runbook.sandbox import load
+    from runbook.service.monitor import seconds
+
+    try:
+        per_second = float(rate.removesuffix("/s"))
+        span = seconds(duration)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    load.send(list(sites), load.Load(rate=per_second, seconds=span, users=users), _say)

@@ -2,7 +2,8 @@
 /**
  * The modern API client, new in 2.1.0. It carries the sandbox's incident: when the site's
  * mase_sandbox_fault option is "rest", requests it serves log PHP warnings and die with a fatal
- * error; when it is "load", the plugin dies while loading and takes wp-admin down with it.
+ * error (for the visitors inside its rollout percentage); when it is "load", the plugin dies
+ * while loading and takes wp-admin down with it.
  */
 
 defined('ABSPATH') || exit;
@@ -18,7 +19,11 @@ if (mase_modern_fault() === 'load') {
 }
 
 add_filter('mase_rest_dispatch', function ($result, $callback, WP_REST_Request $request) {
-    if ($result !== null || !mase_feature_enabled('modern_api_client')) {
+    // The visitor (sandbox traffic sends X-MASE-User) decides the rollout bucket: at a 10%
+    // rollout about a tenth of the visitors get the modern client, and its faults.
+    $user = $request->get_header('x_mase_user');
+    $subject = (is_string($user) && $user !== '') ? $user : null;
+    if ($result !== null || !mase_feature_enabled('modern_api_client', $subject)) {
         return $result;
     }
     if (mase_modern_fault() === 'rest') {
