@@ -909,6 +909,7 @@ class Store:
         state: dict[str, Any] | None = None,
         incident_id: int | None = None,
         expect: tuple[str, ...] | None = None,
+        event: tuple[str, str, dict[str, Any] | None, str | None] | None = None,
     ) -> dict[str, Any]:
         """Change a rollout's status and/or state in one transaction. With `expect`, the status
         changes only from those (another process may have paused or aborted it meanwhile);
@@ -928,6 +929,22 @@ class Store:
                     rollout_id,
                 ),
             )
+            if event is not None:
+                # The event and the state it describes together: a process killed between
+                # them must not leave a write recorded as not done (or the reverse).
+                kind, summary, data, run_id = event
+                self.db.execute(
+                    "INSERT INTO rollout_events (rollout_id, at, kind, summary, data, run_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        rollout_id,
+                        clock.stamp(),
+                        kind,
+                        summary,
+                        json.dumps(data or {}, default=str),
+                        run_id,
+                    ),
+                )
         return self.rollout(rollout_id)
 
     def add_rollout_event(

@@ -20,8 +20,10 @@ def test_critical_errors_in_the_last_5_minutes() -> None:
 
 
 def test_performance_degradation_over_20_percent() -> None:
-    assert d.degradation({"api_response": 121}, {"api_response": 100}).result == "fired"
+    assert d.degradation({"api_response": 126}, {"api_response": 100}).result == "fired"
     assert d.degradation({"api_response": 120}, {"api_response": 100}).result == "ok"
+    # +22% of 18 ms is 4 ms: jitter, not a regression.
+    assert d.degradation({"api_response": 22}, {"api_response": 18}).result == "ok"
     assert d.degradation({"api_response": 500}, {}).result == "inconclusive"
 
 

@@ -3,7 +3,7 @@
 Automatic triggers, exactly as the document lists them:
   1. error rate > 5% for any feature;
   2. critical errors > 0 in the last 5 minutes;
-  3. performance degradation > 20% from baseline;
+  3. performance degradation > 20% from baseline (and at least 25 ms slower: less is jitter);
   4. more than 5 user complaints in one hour;
 plus a novelty rule: a fatal-error fingerprint never seen before the change.
 Each rule says fired, ok, or inconclusive (too little data, no baseline), with its evidence,
@@ -18,6 +18,9 @@ from typing import Any
 
 ERROR_RATE_LIMIT = 5.0  # percent, "Error Rate > 5% for any feature"
 DEGRADATION_LIMIT = 20.0  # percent over baseline
+#: ... and at least this much slower (ms): 18 ms -> 22 ms is +22% and one request's jitter on
+#: a busy host, not a regression; a step's gate would abort a healthy rollout on it.
+DEGRADATION_FLOOR_MS = 25.0
 COMPLAINTS_LIMIT = 5  # "> 5 in 1 hour"
 CRITICAL_WINDOW = "5m"
 MANUAL_TRIGGERS = {
@@ -103,13 +106,13 @@ def degradation(
             continue
         change = (now - before) / before * 100
         compared[metric] = {"now": now, "baseline": before, "change_percent": round(change, 1)}
-        if change > DEGRADATION_LIMIT:
+        if change > DEGRADATION_LIMIT and now - before >= DEGRADATION_FLOOR_MS:
             over[metric] = compared[metric]
     if over:
         return RuleResult(
             "performance_degradation_over_20_percent",
             "fired",
-            {"over": over, "limit_percent": DEGRADATION_LIMIT},
+            {"over": over, "limit_percent": DEGRADATION_LIMIT, "floor_ms": DEGRADATION_FLOOR_MS},
         )
     if not compared:
         return RuleResult(

@@ -119,7 +119,12 @@ class Driver:
         with self.ws.store() as store:
             return store.rollout(self.rollout_id)
 
-    def _save(self, state: dict[str, Any], status: str | None = None) -> dict[str, Any]:
+    def _save(
+        self,
+        state: dict[str, Any],
+        status: str | None = None,
+        event: tuple[str, str, Any, str | None] | None = None,
+    ) -> dict[str, Any]:
         """Write the driver's state; a promotion or an abort given meanwhile from another
         terminal is kept, and so is a status someone else set."""
         with self.ws.store() as store:
@@ -128,9 +133,12 @@ class Driver:
                 state["abort_why"] = given["abort_why"]
             if given.get("promote") and state.get("phase") == "analyse":
                 state["promote"] = given["promote"]
-            return store.update_rollout(
-                self.rollout_id, state=state, status=status, expect=("running",)
+            saved = store.update_rollout(
+                self.rollout_id, state=state, status=status, expect=("running",), event=event
             )
+        if event is not None:
+            self.say(f"rollout {self.rollout_id}: {event[1]}")
+        return saved
 
     def drive(self) -> int:
         with self.ws.store() as store:
@@ -182,9 +190,12 @@ class Driver:
         scan = logs.scan(
             self.ws, window, 1000, warn=self.say, reason=f"rollout {self.rollout_id} baseline"
         )
+        # A metric measured on too few requests is no baseline (the comparison is then
+        # inconclusive, never a false "20% slower").
+        enough = int(rollout["plan"].get("min_samples") or 10)
         state["baseline"] = {
             h: {
-                "metrics": {m: v for m, (v, _) in node_metrics(n["logs"]).items()},
+                "metrics": {m: v for m, (v, n_) in node_metrics(n["logs"]).items() if n_ >= enough},
                 "fingerprints": report.baseline_fingerprints(n["logs"]),
             }
             for h, n in scan.hosts.items()
@@ -214,14 +225,16 @@ class Driver:
                 )
                 self._abort(rollout, f"the {percent}% step could not be written and verified")
                 return
-            self._event(
+            wrote: tuple[str, str, Any, str | None] | None = (
                 "wrote",
                 f"{feature} at {percent}% on {', '.join(todo)} (read back, verified)",
                 {"percent": percent, "sites": todo},
-                run_id=result.run_id,
+                result.run_id,
             )
+        else:
+            wrote = None  # a resumed step whose write was recorded: not written again
         plans.wrote(state, sites, percent, clock.now(), rollout["plan"]["analysis_seconds"])
-        self._save(state)
+        self._save(state, event=wrote)
 
     def _wait(self, until: str) -> bool:
         """Until the window ends, looking at the record; False when it stopped being ours to
@@ -244,19 +257,20 @@ class Driver:
             state = current["state"]
         if state.get("promote"):
             who = state["promote"]
-            self._event(
+            promoted = (
                 "promoted",
                 f"the {percent}% gate on {', '.join(sites)} passed by hand: {who['by']}: "
                 f"{who['reason']}",
                 who,
+                None,
             )
             plans.advance(plan, state)
-            self._save(state)
+            self._save(state, event=promoted)
             return
         verdicts, evidence, scan_run = self._judge(rollout, sites)
         worst = max(verdicts.values(), key=lambda v: ORDER.get(v, 1), default="inconclusive")
         decided = plans.gate(worst, plan, state)
-        self._event(
+        gated = (
             "gate",
             f"{percent}% on {', '.join(sites)}: {worst} ({decided.why})",
             {
@@ -265,21 +279,23 @@ class Driver:
                 "evidence": evidence,
                 "outcome": decided.outcome,
             },
-            run_id=scan_run,
+            scan_run,
         )
         if decided.outcome == "pass":
             plans.advance(plan, state)
-            self._save(state)
+            self._save(state, event=gated)
         elif decided.outcome == "extend":
             plans.extend(plan, state)
-            self._save(state)
+            self._save(state, event=gated)
         elif decided.outcome == "pause":
-            self._save(state, "paused")
+            self._save(state, "paused", event=gated)
             self._page(
                 rollout, f"rollout {self.rollout_id} of {rollout['subject']} paused: {decided.why}"
             )
         else:
-            self._abort(self._load(), f"{percent}% on {', '.join(sites)}: {decided.why}")
+            state["abort_why"] = f"{percent}% on {', '.join(sites)}: {decided.why}"
+            self._save(state, "aborting", event=gated)
+            self._abort(self._load(), state["abort_why"])
 
     def _judge(
         self, rollout: dict[str, Any], sites: list[str]
