@@ -61,3 +61,16 @@ def test_a_resumed_rollout_goes_on_from_its_phase() -> None:
     stored = dict(state)  # what the record holds when the process dies mid-window
     assert plans.current(plan, stored) == (10, ["a"]) and stored["phase"] == "analyse"
     assert plans.describe({"plan": plan, "state": stored})["written"] == {"a": 10}
+
+
+def test_deploy_waves() -> None:
+    from runbook.rollout.waves import targets
+
+    assert targets("1,25%,100%", 8) == [1, 2, 8]
+    assert targets("1,50%,100%", 4) == [1, 2, 4]
+    assert targets("1", 4) == [1, 4]
+    assert targets("100%", 3) == [3]
+    assert targets("5,10", 3) == [3]
+    for bad in ("0", "x", "150%", "-2"):
+        with pytest.raises(RunbookError):
+            targets(bad, 4)

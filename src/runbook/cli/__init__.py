@@ -26,6 +26,7 @@ BUILTINS = (
     "simulate",
     "report",
     "rollout",
+    "deploy",
     "sandbox",
 )
 
@@ -159,7 +160,17 @@ def cli(ctx: click.Context, project: Path | None, db: Path | None, debug: bool) 
 
 
 def _register() -> None:
-    from runbook.cli import catalog_cmds, health, incident, monitor, notify, rollout, runs, sandbox
+    from runbook.cli import (
+        catalog_cmds,
+        deploy,
+        health,
+        incident,
+        monitor,
+        notify,
+        rollout,
+        runs,
+        sandbox,
+    )
 
     cli.add_command(catalog_cmds.list_cmd)
     cli.add_command(catalog_cmds.show_cmd)
@@ -173,6 +184,7 @@ def _register() -> None:
     cli.add_command(monitor.simulate_cmd)
     cli.add_command(monitor.report_cmd)
     cli.add_command(rollout.rollout_cmd)
+    cli.add_command(deploy.deploy_cmd)
     cli.add_command(sandbox.sandbox_cmd)
 
 

@@ -440,10 +440,14 @@ def abort(ws: Workspace, rollout_id: int, reason: str, say: Callable[[str], None
                 if store.rollout(rollout_id)["status"] == "aborted":
                     return int(ExitCode.HEALTH_RED)
         raise RunbookError(f"rollout {rollout_id}: its driver (pid {changed['pid']}) did not abort")
-    driver = Driver(ws, rollout_id, say)
     with ws.store() as store:
         store.hold_rollout(rollout_id)
-    driver._abort(changed, changed["state"]["abort_why"])
+    if changed["kind"] == "deploy":
+        from runbook.service.deploy import DeployDriver
+
+        DeployDriver(ws, rollout_id, say)._revert(changed, changed["state"]["abort_why"])
+    else:
+        Driver(ws, rollout_id, say)._abort(changed, changed["state"]["abort_why"])
     return int(ExitCode.HEALTH_RED)
 
 
@@ -452,6 +456,11 @@ def resume(
 ) -> int:
     with ws.store() as store:
         current = store.rollout(rollout_id)
+    if current["kind"] == "deploy":
+        from runbook.service.deploy import resume as resume_deploy
+
+        return resume_deploy(ws, rollout_id, say, stop)
+    with ws.store() as store:
         if current["status"] == "paused":
             store.update_rollout(rollout_id, status="running")
             store.add_rollout_event(rollout_id, "resumed", f"resumed by {operator_name()}")
@@ -487,8 +496,26 @@ def status(ws: Workspace, rollout_id: int | None = None) -> list[dict[str, Any]]
                     )
                 },
                 "plan": {k: v for k, v in r["plan"].items() if k != "hosts"},
-                "where": plans.describe(r),
+                "where": plans.describe(r) if r["kind"] == KIND else _where_deploy(r),
                 "events": store.rollout_events(r["id"]) if rollout_id else [],
             }
             for r in found
         ]
+
+
+def _where_deploy(deploy: dict[str, Any]) -> dict[str, Any]:
+    """A deploy's place, in the shape `describe` gives a rollout's."""
+    plan, state = deploy["plan"], deploy["state"]
+    left = None
+    if state["phase"] == "gate" and state.get("analysis_until"):
+        left = max(0.0, (clock.parse(state["analysis_until"]) - clock.now()).total_seconds())
+    version = plan["package"]["version"]
+    return {
+        "step": None,
+        "step_index": state["wave"],
+        "wave": state.get("wave_hosts") or [],
+        "wave_number": f"{min(state['wave'] + 1, len(plan['waves']))} of {len(plan['waves'])}",
+        "phase": state["phase"],
+        "analysis_left_seconds": None if left is None else round(left),
+        "written": {h: version for h in state["deployed"]},
+    }

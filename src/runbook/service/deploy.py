@@ -1,0 +1,445 @@
+"""`runbook deploy` as a use case: a new plugin version across the fleet, in waves.
+
+The package is checked on the controller (runbook.rollout.package) before any node changes.
+Then: each node backed up and the features off on every site (deploy-prepare), the nodes in
+waves (deploy-wave: copied, swapped atomically, OPcache reset, smoke tested), and after each
+wave a health gate on its nodes over the analysis window: no new fatal fingerprint since
+before the deploy (the novelty rule), error rate and p95 within their thresholds. A failed
+gate or wave reverts every node deployed so far to the backup just taken (restore-backup,
+verified), opens a P1 incident and notifies. The features stay off: `runbook rollout` turns
+them on again.
+
+The deploy lives in the record as a rollout of kind `deploy`: `resume` carries on after a
+kill; `runbook deploy pause|promote|abort` work as for a rollout.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from runbook import clock
+from runbook.errors import ExitCode, RunbookError
+from runbook.execution import RunResult, operator_name
+from runbook.health import report, thresholds
+from runbook.health.evaluate import evaluate, node_metrics
+from runbook.incidents.records import Incidents
+from runbook.paths import state_dir
+from runbook.rollout import package as packages
+from runbook.rollout import plan as plans
+from runbook.rollout.waves import targets as wave_targets
+from runbook.service import logs
+from runbook.service.pages import refresh_status_pages
+from runbook.service.runs import RunOptions, check_reason, run, send_notices
+from runbook.service.runs import targets as resolve_targets
+from runbook.service.workspace import Workspace
+
+KIND = "deploy"
+POLL_SECONDS = 1.0
+STATUS_EXIT = {
+    "completed": ExitCode.OK,
+    "paused": ExitCode.HEALTH_YELLOW,
+    "aborted": ExitCode.HEALTH_RED,
+    "failed": ExitCode.HOSTS_FAILED,
+    "running": ExitCode.INTERRUPTED,
+}
+
+
+@dataclass
+class DeployOptions:
+    package: Path
+    reason: str
+    version: str | None = None
+    waves: str = "1,25%,100%"
+    features_off: tuple[str, ...] | None = None
+    analysis: float = 120.0
+    min_samples: int | None = None
+    inventory: tuple[str, ...] = ()
+    limit: str | None = None
+
+
+def start(ws: Workspace, given: DeployOptions, say: Callable[[str], None]) -> int:
+    """Check the package and record the deploy (nothing on any node changes yet)."""
+    profile = ws.profile()
+    check_reason(ws.runbook("deploy-wave"), given.reason)
+    features = list(given.features_off if given.features_off is not None else profile.flags)
+    features = [f for f in features if f != "legacy_fallback"]
+    unknown = sorted(set(features) - set(profile.flags))
+    if unknown:
+        raise RunbookError(
+            f"--features-off {', '.join(unknown)}: not among {', '.join(profile.flags)}"
+        )
+    found = resolve_targets(ws, given.inventory, given.limit, say)
+    order = sorted(found.hosts, key=lambda h: (found.hosts[h] or "", h))
+    waves = wave_targets(given.waves, len(order))
+    prepared = packages.prepare(
+        given.package, profile.slug, given.version, state_dir() / "packages"
+    )
+    say(f"deploy: {given.package} checked: {profile.slug} {prepared.version} ({prepared.name})")
+    deploy = {
+        "archive": str(prepared.path),
+        "manifest": packages.manifest_of(prepared.path),
+        "version": prepared.version,
+        "sha256": prepared.manifest["archive_sha256"],
+        "size": prepared.manifest["archive_size"],
+        "source": str(given.package),
+        "flags_off": {f: False for f in features},
+    }
+    plan = {
+        "package": deploy,
+        "order": order,
+        "sites": {h: found.hosts[h] for h in order},
+        "waves": waves,
+        "analysis_seconds": given.analysis,
+        "min_samples": given.min_samples,
+        "max_extensions": plans.MAX_EXTENSIONS,
+    }
+    state = {
+        "phase": "prepare",
+        "wave": 0,
+        "deployed": [],
+        "wave_hosts": [],
+        "baseline": {},
+        "analysis_started": None,
+        "analysis_until": None,
+        "extensions": 0,
+        "promote": None,
+    }
+    sites = sorted({s for s in found.hosts.values() if s})
+    with ws.store() as store:
+        deploy_id = store.start_rollout(
+            kind=KIND,
+            subject=str(prepared.version),
+            sites=sites,
+            plan=plan,
+            state=state,
+            reason=given.reason,
+            operator=operator_name(),
+            inventory=",".join(str(s) for s in found.inventory.sources),
+        )
+        store.add_rollout_event(
+            deploy_id,
+            "started",
+            f"deploy of {profile.slug} {prepared.version} to {len(order)} nodes in waves "
+            f"{waves}, features off: {', '.join(features) or 'none'}: {given.reason}",
+            {k: plan[k] for k in ("package", "order", "waves")},
+        )
+    return deploy_id
+
+
+@dataclass
+class DeployDriver:
+    ws: Workspace
+    deploy_id: int
+    say: Callable[[str], None] = print
+    stop: threading.Event | None = None
+
+    def __post_init__(self) -> None:
+        self.stop = self.stop or threading.Event()
+
+    # -- the record --------------------------------------------------------------------------
+
+    def _load(self) -> dict[str, Any]:
+        with self.ws.store() as store:
+            return store.rollout(self.deploy_id)
+
+    def _save(
+        self,
+        state: dict[str, Any],
+        status: str | None = None,
+        event: tuple[str, str, Any, str | None] | None = None,
+    ) -> None:
+        with self.ws.store() as store:
+            given = store.rollout(self.deploy_id)["state"]
+            if given.get("abort_why"):
+                state["abort_why"] = given["abort_why"]
+            if given.get("promote") and state.get("phase") == "gate":
+                state["promote"] = given["promote"]
+            store.update_rollout(
+                self.deploy_id, state=state, status=status, expect=("running",), event=event
+            )
+        if event is not None:
+            self.say(f"deploy {self.deploy_id}: {event[1]}")
+
+    def _run(self, deploy: dict[str, Any], book: str, hosts: list[str], why: str) -> RunResult:
+        return run(
+            self.ws,
+            self.ws.runbook(book),
+            {"backup": "latest"} if book == "restore-backup" else {},
+            RunOptions(
+                reason=f"deploy {self.deploy_id}: {why}: {deploy['reason']}",
+                inventory=tuple(deploy["inventory"].split(",")),
+                limit=",".join(hosts),
+                yes=True,
+            ),
+            warn=self.say,
+            file_on_incident=False,
+            internal_vars={"runbook_deploy": deploy["plan"]["package"]},
+        )
+
+    # -- the phases ----------------------------------------------------------------------------
+
+    def drive(self) -> int:
+        with self.ws.store() as store:
+            store.hold_rollout(self.deploy_id)
+        assert self.stop is not None
+        while not self.stop.is_set():
+            deploy = self._load()
+            if deploy["status"] == "aborting":
+                self._revert(deploy, deploy["state"].get("abort_why") or "aborted by hand")
+                break
+            if deploy["status"] != "running":
+                break
+            phase = deploy["state"]["phase"]
+            if phase == "prepare":
+                self._prepare(deploy)
+            elif phase == "wave":
+                self._wave(deploy)
+            elif phase == "gate":
+                self._gate(deploy)
+            else:
+                self._finish(deploy)
+                break
+        return int(STATUS_EXIT.get(self._load()["status"], ExitCode.INTERRUPTED))
+
+    def _prepare(self, deploy: dict[str, Any]) -> None:
+        plan, state = deploy["plan"], deploy["state"]
+        hosts = plan["order"]
+        # What the fleet looked like before: the fatal fingerprints it already had, its
+        # metrics; the gates judge each wave against it.
+        scan = logs.scan(
+            self.ws,
+            logs.Window(
+                since="1h", inventory=tuple(deploy["inventory"].split(",")), limit=",".join(hosts)
+            ),
+            1000,
+            warn=self.say,
+            reason=f"deploy {self.deploy_id} baseline",
+        )
+        state["baseline"] = {
+            h: {
+                "metrics": {m: v for m, (v, _) in node_metrics(n["logs"]).items()},
+                "fingerprints": report.baseline_fingerprints(n["logs"]),
+            }
+            for h, n in scan.hosts.items()
+            if n["logs"]
+        }
+        result = self._run(deploy, "deploy-prepare", hosts, "backups and features off")
+        if result.exit_code != ExitCode.OK:
+            self._save(
+                state,
+                "failed",
+                (
+                    "prepare-failed",
+                    f"backups and features off ended {result.status} (exit "
+                    f"{int(result.exit_code)}): no node got the new code",
+                    None,
+                    result.run_id,
+                ),
+            )
+            return
+        state["phase"] = "wave"
+        self._save(
+            state,
+            event=(
+                "prepared",
+                f"every node backed up, {', '.join(plan['package']['flags_off']) or 'no features'} "
+                "off on every site",
+                None,
+                result.run_id,
+            ),
+        )
+
+    def _wave(self, deploy: dict[str, Any]) -> None:
+        plan, state = deploy["plan"], deploy["state"]
+        upto = plan["waves"][state["wave"]]
+        hosts = [h for h in plan["order"][:upto] if h not in state["deployed"]]
+        result = self._run(deploy, "deploy-wave", hosts, f"wave {state['wave'] + 1}")
+        # Every node the wave touched is reverted if anything fails from here on.
+        state["deployed"] = sorted(set(state["deployed"]) | set(hosts))
+        state["wave_hosts"] = hosts
+        if result.exit_code != ExitCode.OK:
+            state["abort_why"] = (
+                f"wave {state['wave'] + 1} ({', '.join(hosts)}) ended {result.status} "
+                f"(exit {int(result.exit_code)})"
+            )
+            self._save(
+                state,
+                "aborting",
+                ("wave-failed", state["abort_why"], {"hosts": hosts}, result.run_id),
+            )
+            return
+        now = clock.now()
+        state["phase"] = "gate"
+        state["analysis_started"] = clock.stamp(now)
+        state["analysis_until"] = clock.stamp(now + timedelta(seconds=plan["analysis_seconds"]))
+        state["extensions"] = 0
+        self._save(
+            state,
+            event=(
+                "wave",
+                f"wave {state['wave'] + 1}: {', '.join(hosts)} on "
+                f"{plan['package']['version']} (verified)",
+                {"hosts": hosts, "wave": state["wave"] + 1},
+                result.run_id,
+            ),
+        )
+
+    def _wait(self, until: str) -> bool:
+        assert self.stop is not None
+        while clock.now() < clock.parse(until):
+            if self.stop.wait(POLL_SECONDS):
+                return False
+            current = self._load()
+            if current["status"] != "running" or current["state"].get("promote"):
+                return False
+        return True
+
+    def _gate(self, deploy: dict[str, Any]) -> None:
+        plan, state = deploy["plan"], deploy["state"]
+        if not state.get("promote") and not self._wait(state["analysis_until"]):
+            current = self._load()
+            if current["status"] != "running" or not current["state"].get("promote"):
+                return
+            state = current["state"]
+        wave = state["wave"] + 1
+        if state.get("promote"):
+            who = state["promote"]
+            self._next(
+                plan,
+                state,
+                (
+                    "promoted",
+                    f"wave {wave}'s gate passed by hand: {who['by']}: {who['reason']}",
+                    who,
+                    None,
+                ),
+            )
+            return
+        hosts = state["wave_hosts"]
+        scan = logs.scan(
+            self.ws,
+            logs.Window(
+                since=state["analysis_started"],
+                inventory=tuple(deploy["inventory"].split(",")),
+                limit=",".join(hosts),
+            ),
+            20,
+            warn=self.say,
+            reason=f"deploy {self.deploy_id} gate {wave}",
+        )
+        rows = thresholds.merged(_min_samples(plan.get("min_samples")))
+        outcome = evaluate(scan.hosts, {}, state["baseline"], rows)
+        verdict = outcome["verdict"]
+        decided = plans.gate(verdict, plan, state)
+        gated = (
+            "gate",
+            f"wave {wave} ({', '.join(hosts)}): {verdict} ({decided.why})",
+            {
+                "wave": wave,
+                "verdict": verdict,
+                "fired": outcome["decision"]["fired"],
+                "table": [
+                    {k: r.get(k) for k in ("target", "metric", "value", "samples", "verdict")}
+                    for r in outcome["table"]
+                ],
+                "outcome": decided.outcome,
+            },
+            scan.result.run_id,
+        )
+        if decided.outcome == "pass":
+            self._next(plan, state, gated)
+        elif decided.outcome == "extend":
+            plans.extend(plan, state)
+            self._save(state, event=gated)
+        elif decided.outcome == "pause":
+            self._save(state, "paused", gated)
+        else:
+            state["abort_why"] = f"wave {wave}'s gate: {verdict}: " + (
+                ", ".join(outcome["decision"]["fired"]) or "thresholds red"
+            )
+            self._save(state, "aborting", gated)
+
+    def _next(self, plan: dict[str, Any], state: dict[str, Any], event: Any) -> None:
+        state["wave"] += 1
+        state["phase"] = "wave" if state["wave"] < len(plan["waves"]) else "done"
+        state.update(analysis_started=None, analysis_until=None, extensions=0, promote=None)
+        self._save(state, event=event)
+
+    def _finish(self, deploy: dict[str, Any]) -> None:
+        plan = deploy["plan"]
+        self._save(
+            deploy["state"],
+            "completed",
+            (
+                "completed",
+                f"every node on {plan['package']['version']}; the features stay off "
+                f"(runbook rollout turns them on: {', '.join(plan['package']['flags_off'])})",
+                None,
+                None,
+            ),
+        )
+
+    def _revert(self, deploy: dict[str, Any], why: str) -> None:
+        """Every node deployed so far back to the backup just taken, verified; a P1 incident
+        and the notices."""
+        state = deploy["state"]
+        hosts = state["deployed"]
+        with self.ws.store() as store:
+            incidents = Incidents(store)
+            incident = incidents.open(
+                f"deploy of {deploy['subject']} reverted: {why}"[:200],
+                "P1",
+                classification="opened by runbook deploy",
+            )
+            store.update_rollout(self.deploy_id, incident_id=incident)
+        ok = True
+        if hosts:
+            result = self._run(deploy, "restore-backup", hosts, f"revert ({why})")
+            ok = result.exit_code == ExitCode.OK
+            with self.ws.store() as store:
+                Incidents(store).attach_run(incident, result.run_id)
+                store.add_rollout_event(
+                    self.deploy_id,
+                    "reverted" if ok else "revert-failed",
+                    f"{', '.join(hosts)} back to the backup taken before the deploy: "
+                    f"{result.status}" + ("" if ok else ": MIXED VERSIONS, check these nodes"),
+                    {"hosts": hosts},
+                    result.run_id,
+                )
+            if ok:
+                state["deployed"] = []
+        with self.ws.store() as store:
+            store.update_rollout(self.deploy_id, status="aborted", state=state)
+            Incidents(store).record(incident, "deploy", f"deploy {self.deploy_id} reverted: {why}")
+            for failed in send_notices(self.ws, store, ("p1",), incident):
+                self.say(f"deploy {self.deploy_id}: warning: {failed}")
+            store.add_rollout_event(self.deploy_id, "aborted", why, {"incident_id": incident})
+        refresh_status_pages(self.ws, self.say)
+        self.say(f"deploy {self.deploy_id}: aborted: {why}" + ("" if ok else " (revert FAILED)"))
+
+
+def _min_samples(n: int | None) -> dict[str, Any] | None:
+    if n is None:
+        return None
+    return {
+        "error_rates": {"php_errors": {"min_samples": n}, "api_errors": {"min_samples": n}},
+        "performance": {"api_response": {"min_samples": n}},
+    }
+
+
+def resume(ws: Workspace, deploy_id: int, say: Callable[[str], None], stop: threading.Event) -> int:
+    with ws.store() as store:
+        current = store.rollout(deploy_id)
+        if current["kind"] != KIND:
+            raise RunbookError(f"{deploy_id} is a {current['kind']}: runbook rollout resume")
+        if current["status"] == "paused":
+            store.update_rollout(deploy_id, status="running")
+            store.add_rollout_event(deploy_id, "resumed", f"resumed by {operator_name()}")
+        elif current["status"] not in ("running", "aborting"):
+            raise RunbookError(f"deploy {deploy_id} is {current['status']}: nothing to resume")
+    return DeployDriver(ws, deploy_id, say, stop).drive()
