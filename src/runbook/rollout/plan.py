@@ -118,7 +118,12 @@ def advance(plan: dict[str, Any], state: dict[str, Any]) -> None:
     )
 
 
-def gate(verdict: str, plan: dict[str, Any], state: dict[str, Any]) -> Gate:
+def gate(
+    verdict: str,
+    plan: dict[str, Any],
+    state: dict[str, Any],
+    abort: str = "the feature goes back to 0% and off",
+) -> Gate:
     """Green: next. Inconclusive (too few samples): extend the window, up to a limit, then
     pause. Yellow: pause for a person. Red: abort."""
     if verdict == "green":
@@ -133,7 +138,7 @@ def gate(verdict: str, plan: dict[str, Any], state: dict[str, Any]) -> Gate:
         )
     if verdict == "yellow":
         return Gate("pause", "yellow: a person decides (runbook rollout promote or abort)")
-    return Gate("abort", "red: the feature goes back to 0% and off")
+    return Gate("abort", f"red: {abort}")
 
 
 def extend(plan: dict[str, Any], state: dict[str, Any]) -> None:

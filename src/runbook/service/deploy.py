@@ -333,9 +333,16 @@ class DeployDriver:
             reason=f"deploy {self.deploy_id} gate {wave}",
         )
         rows = thresholds.merged(_min_samples(plan.get("min_samples")))
-        outcome = evaluate(scan.hosts, {}, state["baseline"], rows)
+        # A wave's gate: no fatal fingerprint the fleet did not have before (novelty), error
+        # rates and p95 within their thresholds. Not "20% slower than before": a swap resets
+        # OPcache, and the first requests after it are slower by design.
+        known = {
+            h: {"metrics": {}, "fingerprints": b["fingerprints"]}
+            for h, b in state["baseline"].items()
+        }
+        outcome = evaluate(scan.hosts, {}, known, rows)
         verdict = outcome["verdict"]
-        decided = plans.gate(verdict, plan, state)
+        decided = plans.gate(verdict, plan, state, abort="the deployed nodes go back")
         gated = (
             "gate",
             f"wave {wave} ({', '.join(hosts)}): {verdict} ({decided.why})",

@@ -52,6 +52,14 @@ options:
     type: list
     elements: str
     default: []
+  logs:
+    description:
+      - Log files whose sizes are returned, measured after the swap and the OPcache reset (as
+        C(log_offsets)), so that a smoke test counts the fatal errors of the restored code
+        only, not those the replaced code wrote while it still served requests.
+    type: list
+    elements: path
+    default: []
 author:
   - runbook developers
 """
@@ -91,7 +99,13 @@ opcache_reset:
   description: Whether C(reload_argv) ran (only after a swap).
   type: bool
   returned: success
+log_offsets:
+  description: Each of C(logs) and its size after the swap (0 when it does not exist).
+  type: dict
+  returned: when logs are given
 """
+
+import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.runbook_archive import ArchiveError, restore
@@ -107,6 +121,7 @@ def main():
             run_id=dict(type="str", default="manual"),
             wp_root=dict(type="path"),
             reload_argv=dict(type="list", elements="str", default=[]),
+            logs=dict(type="list", elements="path", default=[]),
         ),
         supports_check_mode=True,
     )
@@ -144,6 +159,10 @@ def main():
                 **result,
             )
         result["opcache_reset"] = True
+    if p["logs"]:
+        result["log_offsets"] = {
+            path: os.path.getsize(path) if os.path.exists(path) else 0 for path in p["logs"]
+        }
     module.exit_json(changed=changed, runbook_report={"node": {"restore": result}}, **result)
 
 

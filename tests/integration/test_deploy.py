@@ -1,0 +1,182 @@
+"""`runbook deploy` on the sandbox with real traffic: a good package in waves, a package that
+fatals on its REST routes caught by the first wave's gate and reverted, hostile packages
+refused before any node changes."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+from tests.integration.streamed import Streamed
+from tests.integration.test_rollback import flags, plugin_tree, version
+from tests.integration.test_rollout import traffic
+
+from runbook.errors import ExitCode
+from runbook.sandbox import assets, fleet
+from runbook.store import Store
+
+NODES = ("alpha-1", "alpha-2", "beta-1")
+
+
+def package(tmp_path: Path, version_: str, breaks: str | None = None) -> Path:
+    """The sandbox plugin at `version_` as WordPress ships plugins: a zip of mase/."""
+    tree = tmp_path / "src" / "mase"
+    assets.write_plugin(tree, version_)
+    if breaks == "status":
+        rest = tree / "includes" / "rest.php"
+        rest.write_text(
+            rest.read_text().replace(
+                "'version' => MASE_VERSION", "'version' => mase_status_version_of_2_1_2()"
+            )
+        )
+    if breaks == "templates":
+        # The templates listing: traffic asks for it, the wave's smoke test does not, so the
+        # health gate on real requests is what must catch it.
+        rest = tree / "includes" / "rest.php"
+        text = rest.read_text()
+        broken = text.replace(
+            "return array_keys(mase_templates());", "return mase_templates_index_of_2_1_2();"
+        )
+        assert broken != text
+        rest.write_text(broken)
+    out = tmp_path / f"mase-{version_}.zip"
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for path in sorted(tree.rglob("*")):
+            bundle.write(path, path.relative_to(tree.parent).as_posix())
+    return out
+
+
+def deploy(runbook_cli, source: Path, *extra: str):  # type: ignore[no-untyped-def]
+    return runbook_cli(
+        "deploy",
+        "--package",
+        str(source),
+        "--reason",
+        "ship it",
+        "--analysis",
+        "4s",
+        "--min-samples",
+        "5",
+        *extra,
+        timeout=600,
+    )
+
+
+def events(state_dir: Path) -> list[dict]:
+    with Store(state_dir / "runbook.sqlite3") as store:
+        return store.rollout_events(1)
+
+
+@pytest.fixture
+def fresh(sandbox):
+    fleet.reset()
+    return sandbox
+
+
+def test_a_good_package_in_waves(fresh, runbook_cli, state_dir, tmp_path) -> None:
+    before = {n: len(list((fresh.root / "hosts" / n).rglob("mase-backup-*.tar.gz"))) for n in NODES}
+    with traffic(["alpha", "beta"]):
+        result = deploy(
+            runbook_cli, package(tmp_path, "2.1.1"), "--version", "2.1.1", "--waves", "1,50%,100%"
+        )
+    assert result.code == 0, result.err
+    waves = [e["data"]["hosts"] for e in events(state_dir) if e["kind"] == "wave"]
+    assert waves == [["alpha-1"], ["alpha-2"], ["beta-1"]]
+    gates = [e for e in events(state_dir) if e["kind"] == "gate"]
+    assert [g["data"]["verdict"] for g in gates] == ["green"] * 3
+    assert {version(fresh, n) for n in NODES} == {"2.1.1"}
+    # The features stayed off (every wave's smoke test checked it), and are off now.
+    for site in ("alpha", "beta"):
+        current = flags(fresh, site)
+        assert not any(current[f] for f in ("modern_preview_engine", "modern_api_client"))
+    # Every node was backed up before it changed.
+    for node in NODES:
+        assert (
+            len(list((fresh.root / "hosts" / node).rglob("mase-backup-*.tar.gz"))) >= before[node]
+        )
+    shown = runbook_cli("deploy", "status", "1", "--json").json()
+    assert shown["status"] == "completed" and shown["where"]["phase"] == "done"
+
+
+def test_a_package_that_fatals_is_caught_by_the_first_wave_and_reverted(
+    fresh, runbook_cli, state_dir, tmp_path
+) -> None:
+    broken = package(tmp_path, "2.1.2", breaks="templates")
+    untouched = {n: plugin_tree(fresh, n).joinpath("mase.php").read_text() for n in NODES}
+    proc = Streamed(
+        "deploy",
+        "--package",
+        str(broken),
+        "--reason",
+        "ship it",
+        "--analysis",
+        "6s",
+        "--min-samples",
+        "5",
+        "--waves",
+        "1,100%",
+    )
+    # Visitors arrive once the first wave is in: only its gate, on their requests, sees it.
+    proc.wait_for("wave 1: alpha-1 on 2.1.2")
+    with traffic(["alpha", "beta"], rate=30):
+        out = proc.finish(timeout=300)
+    assert proc.returncode == ExitCode.HEALTH_RED, out
+    gate = next(e for e in events(state_dir) if e["kind"] == "gate")
+    assert gate["data"]["verdict"] == "red" and gate["data"]["outcome"] == "abort"
+    assert {"critical_errors_last_5m", "new_fatal_fingerprint"} <= set(gate["data"]["fired"])
+    # The deployed node is back, verified; the others never received the package.
+    assert {version(fresh, n) for n in NODES} == {"2.1.0"}
+    assert plugin_tree(fresh, "alpha-1").joinpath("mase.php").read_text() == untouched["alpha-1"]
+    started = next(e for e in events(state_dir) if e["kind"] == "started")
+    shipped = Path(started["data"]["package"]["archive"]).name
+    for node in ("alpha-2", "beta-1"):
+        assert not list((fresh.root / "hosts" / node).rglob(f"packages/{shipped}"))
+    assert list((fresh.root / "hosts" / "alpha-1").rglob(f"packages/{shipped}"))
+    kinds = [e["kind"] for e in events(state_dir)]
+    assert "reverted" in kinds and kinds[-1] == "aborted"
+    listing = runbook_cli("incident", "list", "--json").json()
+    assert len(listing) == 1 and listing[0]["priority"] == "P1"
+
+
+def test_the_waves_smoke_test_stops_it_and_the_revert_holds_under_traffic(
+    fresh, runbook_cli, state_dir, tmp_path
+) -> None:
+    """The status route fatals: the wave's own smoke test fails it. The revert's smoke test
+    must judge the restored code, not the fatals the broken one wrote before the swap (it
+    failed the revert, "MIXED VERSIONS", until the offsets were taken after the swap)."""
+    with traffic(["alpha", "beta"], rate=30):
+        result = deploy(runbook_cli, package(tmp_path, "2.1.2", breaks="status"), "--waves", "1")
+    assert result.code == ExitCode.HEALTH_RED, result.err
+    kinds = [e["kind"] for e in events(state_dir)]
+    assert "wave-failed" in kinds and "reverted" in kinds, kinds
+    assert "revert-failed" not in kinds
+    assert {version(fresh, n) for n in NODES} == {"2.1.0"}
+
+
+@pytest.mark.parametrize(
+    ("members", "extra", "message"),
+    [
+        (
+            {"mase/mase.php": b"<?php /* Version: 9.9.9 */", "../../etc/evil": b"x"},
+            (),
+            "climbs out with '..'",
+        ),
+        (
+            {"mase/mase.php": b"<?php\n/*\n * Plugin Name: MASE\n * Version: 2.1.1\n */"},
+            ("--version", "2.2.0"),
+            "--version says 2.2.0",
+        ),
+    ],
+)
+def test_hostile_packages_are_refused_before_any_node_changes(
+    fresh, runbook_cli, state_dir, tmp_path, members, extra, message
+) -> None:
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as bundle:
+        for name, data in members.items():
+            bundle.writestr(name, data)
+    result = deploy(runbook_cli, evil, *extra)
+    assert result.code == ExitCode.USAGE and message in result.err, result.err
+    assert runbook_cli("runs", "--json").json() == []
+    assert {version(fresh, n) for n in NODES} == {"2.1.0"}
