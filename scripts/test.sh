@@ -13,4 +13,7 @@ echo "== mypy"; mypy
 echo "== import-linter"; lint-imports --no-cache
 echo "== yamllint"; yamllint -s .
 echo "== ansible-lint"; ansible-lint -q
-echo "== pytest"; pytest -p no:cacheprovider "$@"
+# Two workers (RUNBOOK_TEST_WORKERS), each with a sandbox of its own; a test file stays on
+# one worker (its tests share fixtures and timing); the slowest tests are listed at the end.
+echo "== pytest"
+pytest -p no:cacheprovider -n "${RUNBOOK_TEST_WORKERS:-2}" --dist loadfile --durations=25 "$@"

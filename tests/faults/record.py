@@ -5,15 +5,23 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tests.integration.conftest import Sandbox
+if TYPE_CHECKING:
+    from tests.integration.conftest import Sandbox
 
 NODES = ("alpha-1", "alpha-2", "beta-1")
 RESULTS: list[dict[str, object]] = []
+#: The folder the rows are shared in (set by the controller before its workers start).
+ROWS_ENV = "RUNBOOK_FAULT_ROWS"
 
 
 def plugin_tree(sandbox: Sandbox, node: str) -> Path:
@@ -51,11 +59,31 @@ def lost(sandbox: Sandbox, state_dir: Path) -> list[str]:
 @contextmanager
 def fault(name: str, sandbox: Sandbox, state_dir: Path) -> Iterator[None]:
     """Record a case: survived when its own checks pass and nothing was lost."""
-    row: dict[str, object] = {"fault": name, "survived": False, "lost": []}
+    row: dict[str, object] = {"fault": name, "survived": False, "lost": [], "at": time.time()}
     RESULTS.append(row)
     try:
-        yield
+        try:
+            yield
+        finally:
+            row["lost"] = lost(sandbox, state_dir)
+        assert not row["lost"], row["lost"]
+        row["survived"] = True
     finally:
-        row["lost"] = lost(sandbox, state_dir)
-    assert not row["lost"], row["lost"]
-    row["survived"] = True
+        share(row)
+
+
+def share(row: dict[str, object]) -> None:
+    """With pytest-xdist the table is printed by the controller, not by the worker that ran
+    the case: each row also goes to a file in the folder the controller named."""
+    folder = os.environ.get(ROWS_ENV)
+    if folder:
+        (Path(folder) / f"{uuid.uuid4().hex}.json").write_text(json.dumps(row, default=str))
+
+
+def shared_rows() -> list[dict[str, object]]:
+    """Every row the workers shared, in the order they were run (or this process's own)."""
+    folder = os.environ.get(ROWS_ENV)
+    if not folder or not Path(folder).is_dir():
+        return RESULTS
+    rows = [json.loads(p.read_text()) for p in Path(folder).glob("*.json")]
+    return sorted(rows, key=lambda r: float(r.get("at") or 0))

@@ -20,10 +20,19 @@ pytestmark = pytest.mark.sandbox
 
 # The suite builds its own sandbox (its own folder, interface prefix and subnet) and takes it
 # down at the end: a sandbox the user has up is left alone. Set these to test against another.
-# (The lifecycle test's throwaway uses rbt/.78, the benches rbf/.80 and rbb/.79.)
-os.environ.setdefault("RUNBOOK_SANDBOX_DIR", "/var/lib/runbook-sandbox-tests")
-os.environ.setdefault("RUNBOOK_SANDBOX_PREFIX", "rbs")
-os.environ.setdefault("RUNBOOK_SANDBOX_SUBNET", "10.213.81.0/24")
+# Each pytest-xdist worker builds one of its own (gw0 the first row, gw1 the second ...).
+# (The lifecycle test's throwaway uses rbt/.78, the benches rbf/.80, rbb/.79 and rbm/.83.)
+WORKER_SANDBOXES = (
+    ("/var/lib/runbook-sandbox-tests", "rbs", "10.213.81.0/24"),
+    ("/var/lib/runbook-sandbox-worker1", "rbv", "10.213.85.0/24"),
+    ("/var/lib/runbook-sandbox-worker2", "rbw", "10.213.86.0/24"),
+    ("/var/lib/runbook-sandbox-worker3", "rbz", "10.213.87.0/24"),
+)
+_worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+_folder, _prefix, _subnet = WORKER_SANDBOXES[_worker % len(WORKER_SANDBOXES)]
+os.environ.setdefault("RUNBOOK_SANDBOX_DIR", _folder)
+os.environ.setdefault("RUNBOOK_SANDBOX_PREFIX", _prefix)
+os.environ.setdefault("RUNBOOK_SANDBOX_SUBNET", _subnet)
 
 
 @dataclass

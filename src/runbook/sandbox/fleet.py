@@ -450,8 +450,9 @@ def _mounts_under(root: Path) -> list[str]:
 
 
 def _processes_using(root: Path) -> list[int]:
-    """Processes whose command line names the sandbox directory (site databases, template)."""
-    needle = os.fspath(root).encode()
+    """Processes whose command line names something inside the sandbox directory (site
+    databases, template): `/x/sandbox/`, so that `/x/sandbox-2`'s processes are not ours."""
+    needle = (os.fspath(root).rstrip("/") + "/").encode()
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import os
 import shutil
@@ -89,9 +90,22 @@ def missing_packages() -> list[str]:
     return [pkg for pkg, path in PACKAGES.items() if not glob.glob(path)]
 
 
+#: Two sandboxes built at once (the test suite's workers) install packages one at a time.
+PACKAGES_LOCK = Path("/run/runbook-sandbox-packages.lock")
+
+
 def ensure_packages(say: object = None) -> list[str]:
     """Install the Debian packages the sandbox needs, without starting their services;
-    the ones it installed (none: all were there)."""
+    the ones it installed (none: all were there). One installer at a time on the machine:
+    apt and dpkg take their own locks and fail, rather than wait, on a second one."""
+    if not missing_packages():
+        return []
+    with PACKAGES_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _install_missing(say)
+
+
+def _install_missing(say: object) -> list[str]:
     missing = missing_packages()
     if not missing:
         return []
