@@ -405,3 +405,17 @@ def test_a_manual_trigger_pages_and_acts_on_nothing(green, runbook_cli, state_di
     # Seen once: the next cycle does not page again.
     runbook_cli("monitor", "--once")
     assert len(events(state_dir, "notify")) == 1
+
+
+def test_sigterm_during_a_cycles_scan_stops_the_monitor(green, runbook_cli) -> None:
+    """Back to back cycles: the signal lands while Ansible scans, and the run's own handler
+    takes it. The monitor must stop all the same (it went on cycling forever)."""
+    proc = Streamed("monitor", "--interval", "0s")
+    proc.wait_for("cycle")
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    out = proc.finish(timeout=90)
+    assert proc.returncode in (0, ExitCode.INTERRUPTED), out
+    assert "stopping" in out
+    status = runbook_cli("monitor", "status", "--json").json()
+    assert status["monitors"][0]["running"] is False

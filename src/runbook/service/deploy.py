@@ -181,6 +181,15 @@ class DeployDriver:
             internal_vars={"runbook_deploy": deploy["plan"]["package"]},
         )
 
+    def _interrupted(self, result: RunResult) -> bool:
+        """SIGTERM or Ctrl-C during a run (the run took the signal): stop, resumable."""
+        if result.status != "interrupted":
+            return False
+        self.say(f"deploy {self.deploy_id}: stopped during run {result.run_id}; resume goes on")
+        assert self.stop is not None
+        self.stop.set()
+        return True
+
     # -- the phases ----------------------------------------------------------------------------
 
     def drive(self) -> int:
@@ -229,6 +238,8 @@ class DeployDriver:
             if n["logs"]
         }
         result = self._run(deploy, "deploy-prepare", hosts, "backups and features off")
+        if self._interrupted(result):
+            return
         if result.exit_code != ExitCode.OK:
             self._save(
                 state,
@@ -259,6 +270,12 @@ class DeployDriver:
         upto = plan["waves"][state["wave"]]
         hosts = [h for h in plan["order"][:upto] if h not in state["deployed"]]
         result = self._run(deploy, "deploy-wave", hosts, f"wave {state['wave'] + 1}")
+        if self._interrupted(result):
+            # Its nodes may have the new code: a resume runs the wave again (a node already
+            # on the package is left as it is), an abort reverts them.
+            state["deployed"] = sorted(set(state["deployed"]) | set(hosts))
+            self._save(state)
+            return
         # Every node the wave touched is reverted if anything fails from here on.
         state["deployed"] = sorted(set(state["deployed"]) | set(hosts))
         state["wave_hosts"] = hosts

@@ -279,6 +279,12 @@ class Monitor:
             try:
                 doc = self.cycle()
             except RunbookError as exc:
+                if exc.code == ExitCode.INTERRUPTED:
+                    # SIGTERM while Ansible ran: the run's own handler took it (and stopped
+                    # the scan after its task); the monitor stops too.
+                    self.say("monitor: the cycle's scan was interrupted: stopping")
+                    self.stop.set()
+                    return int(ExitCode.INTERRUPTED)
                 if self.options.once:
                     raise
                 # A bad metrics source, a failed scan: said and recorded; the next cycle

@@ -216,6 +216,13 @@ class Driver:
                 warn=self.say,
                 file_on_incident=False,
             )
+            if result.status == "interrupted":
+                # SIGTERM or Ctrl-C during the write (the run took the signal): stop here,
+                # resumable; the write is idempotent and is done again on resume.
+                self._event("stopped", f"stopped while writing {percent}%", run_id=result.run_id)
+                assert self.stop is not None
+                self.stop.set()
+                return
             if result.exit_code != ExitCode.OK:
                 self._event(
                     "write-failed",
