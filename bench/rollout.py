@@ -7,7 +7,8 @@ plugins), and times, from the same starting state:
   by hand   the deploy as a person types it over plain ssh, wave after wave (1 node, 25%, the
             rest), every node of a wave in parallel: copy the tarball (scp), untar it beside
             the live tree, swap the two with `mv`, reload php-fpm, and curl the login page;
-  runbook   `runbook deploy --waves 1,25%,100% --analysis 1s` (the package checked, every
+  runbook   `runbook deploy --waves 1,25%,100% --analysis 2s`, with visitors (sandbox
+            traffic) for its gates to judge (the package checked, every
             node backed up, the features off, each node's swap verified against its
             manifest and smoke tested, a health gate after each wave, the run records);
 and prints the wall time of each (the fastest of --repeat), the runbook's seconds per host and
@@ -97,7 +98,28 @@ def by_hand(root: Path, topology, tarball: Path) -> float:  # type: ignore[no-un
     return time.perf_counter() - started
 
 
-def runbook_deploy(root: Path, package: Path) -> float:
+def runbook_deploy(root: Path, package: Path, sites: list[str]) -> float:
+    """The deploy, with visitors (sandbox traffic) so that each wave's gate has requests to
+    judge: without any, a gate is inconclusive and the deploy pauses, as it should."""
+    import threading
+
+    from runbook.sandbox import load
+
+    stop = threading.Event()
+    visitors = threading.Thread(
+        target=load.send,
+        args=(sites, load.Load(rate=30, seconds=600, users=1000)),
+        kwargs={"stop": stop},
+    )
+    visitors.start()
+    try:
+        return _deploy(root, package)
+    finally:
+        stop.set()
+        visitors.join(timeout=60)
+
+
+def _deploy(root: Path, package: Path) -> float:
     started = time.perf_counter()
     proc = subprocess.run(
         [
@@ -112,7 +134,9 @@ def runbook_deploy(root: Path, package: Path) -> float:
             "--waves",
             WAVES,
             "--analysis",
-            "1s",
+            "2s",
+            "--min-samples",
+            "3",
             "--reason",
             "bench",
             "-i",
@@ -160,7 +184,7 @@ def main() -> None:
                 assert versions(root, topo) == {"2.1.1"}, "the deploy by hand did not"
                 fleet.reset()
                 os.environ["RUNBOOK_STATE_DIR"] = str(parent / f"state-{size}-{attempt}")
-                took = min(took, runbook_deploy(root, zipped))
+                took = min(took, runbook_deploy(root, zipped, [s.name for s in topo.sites]))
                 assert versions(root, topo) == {"2.1.1"}, "runbook deploy did not"
             rows.append((len(topo.nodes), hand, took))
             fleet.down()
