@@ -23,6 +23,20 @@ def package(tmp_path: Path, version_: str, breaks: str | None = None) -> Path:
     """The sandbox plugin at `version_` as WordPress ships plugins: a zip of mase/."""
     tree = tmp_path / "src" / "mase"
     assets.write_plugin(tree, version_)
+    admin = tree / "includes" / "admin.php"
+    if breaks == "layout":
+        # No PHP error anywhere: the login page's stylesheet paints it red.
+        admin.write_text(
+            admin.read_text() + "\nadd_action('login_head', function () {\n"
+            "    echo '<style>body.login{background:#c00 !important}</style>';\n});\n"
+        )
+    elif breaks is None:
+        # A harmless change: the version in a hidden field of the login form.
+        admin.write_text(
+            admin.read_text() + "\nadd_action('login_form', function () {\n"
+            '    echo \'<input type="hidden" name="mase_version" value="\' . '
+            "esc_attr(MASE_VERSION) . '\">';\n});\n"
+        )
     if breaks == "status":
         rest = tree / "includes" / "rest.php"
         rest.write_text(
@@ -97,6 +111,29 @@ def test_a_good_package_in_waves(fresh, runbook_cli, state_dir, tmp_path) -> Non
         )
     shown = runbook_cli("deploy", "status", "1", "--json").json()
     assert shown["status"] == "completed" and shown["where"]["phase"] == "done"
+    # The visual check passed a harmless change (a hidden field), page by page, node by node.
+    checked = [p for g in gates for p in g["data"]["visual"]["pages"]]
+    assert {(p["host"], p["page"]) for p in checked} == {
+        (n, page) for n in NODES for page in ("/", "/wp-login.php")
+    }
+    assert all(p["changed_share"] <= 0.01 and p["status"] == 200 for p in checked)
+    assert all(Path(p["diff"]).is_file() and Path(p["after"]).is_file() for p in checked)
+
+
+def test_a_layout_break_without_any_error_is_caught_by_the_visual_check(
+    fresh, runbook_cli, state_dir, tmp_path
+) -> None:
+    with traffic(["alpha", "beta"]):
+        result = deploy(
+            runbook_cli, package(tmp_path, "2.1.3", breaks="layout"), "--waves", "1,100%"
+        )
+    assert result.code == ExitCode.HEALTH_RED, result.err
+    gate = next(e for e in events(state_dir) if e["kind"] == "gate")
+    assert gate["data"]["outcome"] == "abort" and "visual_change" in gate["data"]["fired"]
+    login = next(p for p in gate["data"]["visual"]["pages"] if p["page"] == "/wp-login.php")
+    assert login["host"] == "alpha-1" and login["changed_share"] > 0.2
+    assert "visual: /wp-login.php on alpha-1 changed" in gate["summary"]
+    assert {version(fresh, n) for n in NODES} == {"2.1.0"}
 
 
 def test_a_package_that_fatals_is_caught_by_the_first_wave_and_reverted(
@@ -146,7 +183,14 @@ def test_the_waves_smoke_test_stops_it_and_the_revert_holds_under_traffic(
     must judge the restored code, not the fatals the broken one wrote before the swap (it
     failed the revert, "MIXED VERSIONS", until the offsets were taken after the swap)."""
     with traffic(["alpha", "beta"], rate=30):
-        result = deploy(runbook_cli, package(tmp_path, "2.1.2", breaks="status"), "--waves", "1")
+        result = deploy(
+            runbook_cli,
+            package(tmp_path, "2.1.2", breaks="status"),
+            "--waves",
+            "1",
+            "--visual",
+            "off",
+        )
     assert result.code == ExitCode.HEALTH_RED, result.err
     kinds = [e["kind"] for e in events(state_dir)]
     assert "wave-failed" in kinds and "reverted" in kinds, kinds

@@ -41,6 +41,33 @@ from runbook.service.monitor import seconds
     help="How long each wave's nodes are judged before the next wave.",
 )
 @click.option("--min-samples", type=click.IntRange(min=1), help="The fewest requests a gate takes.")
+@click.option(
+    "--visual",
+    type=click.Choice(["gate", "manual", "off"]),
+    default="gate",
+    show_default=True,
+    help="Screenshots of each site's key pages before and after each wave (headless Chromium): "
+    "a change over the threshold fails the wave (gate) or pauses it for a person (manual).",
+)
+@click.option(
+    "--visual-pages",
+    default="/,/wp-login.php",
+    show_default=True,
+    metavar="PATH,...",
+    help="The pages photographed on every site.",
+)
+@click.option(
+    "--visual-threshold",
+    default="1%",
+    show_default=True,
+    help="The share of pixels that may change (anti-aliasing aside).",
+)
+@click.option(
+    "--visual-mask",
+    multiple=True,
+    metavar="X,Y,W,H",
+    help="A region left out of the comparison (a clock, a banner); repeatable.",
+)
 @click.option("--reason", help="Why; recorded with every run.")
 @with_options(common("inventory", "limit"))
 @click.pass_context
@@ -53,6 +80,10 @@ def deploy_cmd(
     features_off: str | None,
     analysis: str,
     min_samples: int | None,
+    visual: str,
+    visual_pages: str,
+    visual_threshold: str,
+    visual_mask: tuple[str, ...],
     reason: str | None,
     inventory: tuple[str, ...],
     limit: str | None,
@@ -63,9 +94,11 @@ def deploy_cmd(
     Then every node is backed up and the features turned off on every site; then the nodes
     in waves: copied, swapped atomically, OPcache reset, smoke tested; after each wave its
     nodes are judged over --analysis (no new fatal fingerprint, error rate and p95 within
-    their thresholds). A failed gate reverts every node deployed so far to its backup,
-    verified, and opens a P1 incident. The features stay off: `runbook rollout` turns them
-    on. Exit 0 deployed, 10 paused, 11 reverted, 3 failed before any node changed.
+    their thresholds) and photographed (--visual: each site's key pages against the shots
+    taken before the deploy; the images are kept with the deploy). A failed gate reverts
+    every node deployed so far to its backup, verified, and opens a P1 incident. The
+    features stay off: `runbook rollout` turns them on. Exit 0 deployed, 10 paused, 11
+    reverted, 3 failed before any node changed.
     """
     if ctx.invoked_subcommand:
         return
@@ -75,6 +108,14 @@ def deploy_cmd(
         window = seconds(analysis)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--analysis") from None
+    try:
+        threshold = float(visual_threshold.removesuffix("%")) / 100
+    except ValueError:
+        raise click.BadParameter(
+            "a percentage such as 1%", param_hint="--visual-threshold"
+        ) from None
+    if not 0 <= threshold <= 1:
+        raise click.BadParameter("between 0% and 100%", param_hint="--visual-threshold")
     ws = _ws()
     deploy_id = service.start(
         ws,
@@ -90,6 +131,10 @@ def deploy_cmd(
             min_samples=min_samples,
             inventory=tuple(inventory),
             limit=limit,
+            visual=visual,
+            visual_pages=tuple(p for p in visual_pages.split(",") if p),
+            visual_threshold=threshold,
+            visual_masks=visual_mask,
         ),
         _say,
     )

@@ -21,8 +21,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
 
 from runbook import clock
+from runbook import inventory as inv
 from runbook.errors import ExitCode, RunbookError
 from runbook.execution import RunResult, operator_name
 from runbook.health import report, thresholds
@@ -31,6 +37,7 @@ from runbook.incidents.records import Incidents
 from runbook.paths import state_dir
 from runbook.rollout import package as packages
 from runbook.rollout import plan as plans
+from runbook.rollout import visual as visual_check
 from runbook.rollout.waves import targets as wave_targets
 from runbook.service import logs
 from runbook.service.pages import refresh_status_pages
@@ -60,6 +67,53 @@ class DeployOptions:
     min_samples: int | None = None
     inventory: tuple[str, ...] = ()
     limit: str | None = None
+    #: gate: a visual change over the threshold fails the wave; manual: it pauses; off.
+    visual: str = "gate"
+    visual_pages: tuple[str, ...] = visual_check.DEFAULT_PAGES
+    visual_threshold: float = 0.01
+    visual_masks: tuple[str, ...] = ()
+
+
+def _visual_plan(
+    ws: Workspace, given: DeployOptions, inventory: Any, order: list[str]
+) -> dict[str, Any] | None:
+    """Where each node's pages are photographed from: its address and its site's host name
+    (the inventory's ansible_host and wp_url)."""
+    if given.visual == "off":
+        return None
+    if given.visual not in ("gate", "manual"):
+        raise RunbookError(f"--visual {given.visual!r}: gate, manual or off")
+    visual_check.browser()
+    masks = [visual_check.Mask.parse(m) for m in given.visual_masks]
+    for page in given.visual_pages:
+        if not page.startswith("/") or any(c in page for c in " \t\n#"):
+            raise RunbookError(f"--visual-pages {page!r}: a path such as / or /shop/")
+    found = inv.host_vars(inventory, given.limit, ("ansible_host", "wp_url", "site"))
+    targets = {}
+    for host in order:
+        values = found.get(host, {})
+        try:
+            url = (
+                SandboxedEnvironment(undefined=StrictUndefined)
+                .from_string(str(values.get("wp_url") or "http://{{ site }}"))
+                .render(**values, inventory_hostname=host)
+            )
+        except TemplateError as exc:
+            raise RunbookError(
+                f"inventory: {host}: wp_url cannot be worked out here ({exc}): the visual "
+                "check needs it to name the site; or pass --visual off"
+            ) from None
+        targets[host] = {
+            "address": str(values.get("ansible_host") or host),
+            "host": urlsplit(url).netloc or str(values.get("site")),
+        }
+    return {
+        "mode": given.visual,
+        "pages": list(given.visual_pages),
+        "threshold": given.visual_threshold,
+        "masks": [vars(m) for m in masks],
+        "targets": targets,
+    }
 
 
 def start(ws: Workspace, given: DeployOptions, say: Callable[[str], None]) -> int:
@@ -89,7 +143,9 @@ def start(ws: Workspace, given: DeployOptions, say: Callable[[str], None]) -> in
         "source": str(given.package),
         "flags_off": {f: False for f in features},
     }
+    visual = _visual_plan(ws, given, found.inventory, order)
     plan = {
+        "visual": visual,
         "package": deploy,
         "order": order,
         "sites": {h: found.hosts[h] for h in order},
@@ -253,6 +309,8 @@ class DeployDriver:
                 ),
             )
             return
+        if plan.get("visual"):
+            self._photograph_before(deploy)
         state["phase"] = "wave"
         self._save(
             state,
@@ -359,10 +417,28 @@ class DeployDriver:
         }
         outcome = evaluate(scan.hosts, {}, known, rows)
         verdict = outcome["verdict"]
+        visual = self._photograph_after(deploy, hosts, wave) if plan.get("visual") else None
+        if visual and visual["failed"]:
+            if plan["visual"]["mode"] == "manual" and verdict != "red":
+                self._save(
+                    state,
+                    "paused",
+                    (
+                        "visual",
+                        f"wave {wave}: {visual['failed']}: paused for a person (runbook deploy "
+                        f"promote or abort {self.deploy_id})",
+                        visual,
+                        scan.result.run_id,
+                    ),
+                )
+                return
+            verdict = "red"
+            outcome["decision"]["fired"].append("visual_change")
         decided = plans.gate(verdict, plan, state, abort="the deployed nodes go back")
         gated = (
             "gate",
-            f"wave {wave} ({', '.join(hosts)}): {verdict} ({decided.why})",
+            f"wave {wave} ({', '.join(hosts)}): {verdict} ({decided.why})"
+            + (f"; visual: {visual['failed']}" if visual and visual["failed"] else ""),
             {
                 "wave": wave,
                 "verdict": verdict,
@@ -372,6 +448,7 @@ class DeployDriver:
                     for r in outcome["table"]
                 ],
                 "outcome": decided.outcome,
+                "visual": visual,
             },
             scan.result.run_id,
         )
@@ -387,6 +464,96 @@ class DeployDriver:
                 ", ".join(outcome["decision"]["fired"]) or "thresholds red"
             )
             self._save(state, "aborting", gated)
+
+    def _folder(self) -> Path:
+        """The deploy's evidence: the screenshots before, after each wave, and their diffs."""
+        return state_dir() / "deploys" / str(self.deploy_id)
+
+    def _http(self, target: dict[str, str], page: str) -> int:
+        """The page's status from the node, every cache bypassed."""
+        try:
+            response = httpx.get(
+                f"http://{target['address']}{page}",
+                headers={"Host": target["host"], "Cache-Control": "no-cache", "Pragma": "no-cache"},
+                params={"runbook-nocache": str(self.deploy_id)},
+                follow_redirects=False,
+                timeout=15,
+                trust_env=False,
+            )
+        except httpx.HTTPError as exc:
+            raise RunbookError(f"{target['address']}{page}: {exc}") from None
+        return response.status_code
+
+    @staticmethod
+    def _slug(page: str) -> str:
+        return "".join(c if c.isalnum() else "_" for c in page.strip("/")) or "home"
+
+    def _photograph_before(self, deploy: dict[str, Any]) -> None:
+        """Each site's key pages, from its first node, before any node changes."""
+        plan = deploy["plan"]
+        shots: dict[str, Any] = {}
+        for host in plan["order"]:
+            site = plan["sites"][host]
+            if site in shots:
+                continue
+            target = plan["visual"]["targets"][host]
+            shots[site] = {}
+            for page in plan["visual"]["pages"]:
+                status = self._http(target, page)
+                if not 200 <= status < 400:
+                    raise RunbookError(
+                        f"the visual check: {page} on {host} answers {status} before the deploy:"
+                        " fix the page or leave it out (--visual-pages)"
+                    )
+                out = self._folder() / "before" / site / f"{self._slug(page)}.png"
+                visual_check.shoot(target["host"], target["address"], page, out)
+                shots[site][page] = {"image": str(out), "status": status, "from": host}
+        with self.ws.store() as store:
+            store.add_rollout_event(
+                self.deploy_id,
+                "visual-before",
+                f"photographed {len(plan['visual']['pages'])} pages of {', '.join(shots)}",
+                shots,
+            )
+
+    def _photograph_after(
+        self, deploy: dict[str, Any], hosts: list[str], wave: int
+    ) -> dict[str, Any]:
+        """The same pages on each of the wave's nodes, each compared with its site's."""
+        plan = deploy["plan"]
+        visual = plan["visual"]
+        masks = tuple(visual_check.Mask(**m) for m in visual["masks"])
+        pages: list[dict[str, Any]] = []
+        failed = []
+        for host in hosts:
+            site, target = plan["sites"][host], visual["targets"][host]
+            for page in visual["pages"]:
+                slug = self._slug(page)
+                status = self._http(target, page)
+                before = self._folder() / "before" / site / f"{slug}.png"
+                after = self._folder() / f"wave-{wave}" / host / f"{slug}.png"
+                diff = self._folder() / f"wave-{wave}" / host / f"{slug}-diff.png"
+                visual_check.shoot(target["host"], target["address"], page, after)
+                share = visual_check.compare(before, after, diff, masks)
+                pages.append(
+                    {
+                        "host": host,
+                        "page": page,
+                        "status": status,
+                        "changed_share": round(share, 5),
+                        "before": str(before),
+                        "after": str(after),
+                        "diff": str(diff),
+                    }
+                )
+                if not 200 <= status < 400:
+                    failed.append(f"{page} on {host} answers {status}")
+                elif share > visual["threshold"]:
+                    failed.append(
+                        f"{page} on {host} changed {share:.1%} of its pixels (threshold "
+                        f"{visual['threshold']:.1%}; diff {diff})"
+                    )
+        return {"pages": pages, "failed": "; ".join(failed)}
 
     def _next(self, plan: dict[str, Any], state: dict[str, Any], event: Any) -> None:
         state["wave"] += 1
