@@ -85,7 +85,7 @@ def start(*extra: str) -> list[str]:
 def test_a_healthy_feature_goes_to_100_percent(off, runbook_cli, state_dir) -> None:
     with traffic(["alpha", "beta"]) as sent:
         result = runbook_cli(*start("--steps", "50,100", "--canary-sites", "beta"))
-    assert result.code == 0, result.err
+    assert result.code == 0, result.err + json.dumps(events(state_dir, 1), default=str)[-3000:]
     assert sent.statuses[200] > 100
     assert percentages(off, "alpha")[FEATURE] == 100 == percentages(off, "beta")[FEATURE]
     found = events(state_dir, 1)

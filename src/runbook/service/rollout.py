@@ -36,6 +36,8 @@ from runbook.service.runs import targets as resolve_targets
 from runbook.service.workspace import Workspace
 
 steps_from = plans.steps_from
+#: The fewest timed requests in a step's window for its p95 to be compared with the baseline.
+DEGRADATION_MIN_SAMPLES = 100
 KIND = "rollout"
 #: How often a waiting driver looks at the record (pause, promote, abort from elsewhere).
 POLL_SECONDS = 1.0
@@ -277,9 +279,11 @@ class Driver:
         verdicts, evidence, scan_run = self._judge(rollout, sites)
         worst = max(verdicts.values(), key=lambda v: ORDER.get(v, 1), default="inconclusive")
         decided = plans.gate(worst, plan, state)
+        fired = sorted({r for e in evidence.values() for r in e["fired"]})
         gated = (
             "gate",
-            f"{percent}% on {', '.join(sites)}: {worst} ({decided.why})",
+            f"{percent}% on {', '.join(sites)}: {worst} ({decided.why})"
+            + (f"; fired: {', '.join(fired)}" if fired else ""),
             {
                 "percent": percent,
                 "verdicts": verdicts,
@@ -325,10 +329,22 @@ class Driver:
                 "performance": {"api_response": {"min_samples": n}},
             }
         rows = thresholds.merged(overrides)
+        # "20% slower than before" needs a p95 worth the name on both sides: of a few dozen
+        # requests it is one request's luck (a loaded host turned a healthy step red).
+        baseline = {
+            h: {
+                "metrics": b["metrics"]
+                if node_metrics((scan.hosts.get(h) or {}).get("logs") or {})["api_response"][1]
+                >= DEGRADATION_MIN_SAMPLES
+                else {},
+                "fingerprints": b["fingerprints"],
+            }
+            for h, b in state["baseline"].items()
+        }
         verdicts, evidence = {}, {}
         for site in sites:
             nodes = {h: n for h, n in scan.hosts.items() if n["site"] == site}
-            outcome = evaluate(nodes, {}, state["baseline"], rows)
+            outcome = evaluate(nodes, {}, baseline, rows)
             verdicts[site] = outcome["verdict"]
             evidence[site] = {
                 "fired": outcome["decision"]["fired"],
