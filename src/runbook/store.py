@@ -707,10 +707,23 @@ class Store:
         self, fleet: str | None = None, since: str | None = None, limit: int = 1000
     ) -> list[dict[str, Any]]:
         """Cycles, oldest first (of one fleet, since a time)."""
-        query, args = "SELECT * FROM monitor_cycles WHERE 1 = 1", []
-        if fleet is not None:
-            query += " AND fleet = ?"
-            args.append(fleet)
+        out = []
+        for item in self._newest("monitor_cycles", limit, fleet=fleet, since=since):
+            item["sites"] = json.loads(item["sites"])
+            item["dry_run"] = bool(item["dry_run"])
+            out.append(item)
+        return out
+
+    def _newest(
+        self, table: str, limit: int, since: str | None = None, **equal: str | None
+    ) -> list[dict[str, Any]]:
+        """The newest `limit` rows of a monitor table, oldest first, filtered by its `at`
+        and by columns equal to the values given (None: not filtered)."""
+        query, args = f"SELECT * FROM {table} WHERE 1 = 1", []  # noqa: S608 (our names)
+        for column, value in equal.items():
+            if value is not None:
+                query += f" AND {column} = ?"
+                args.append(value)
         if since is not None:
             query += " AND at >= ?"
             args.append(clock.stamp(since))
@@ -718,13 +731,7 @@ class Store:
             f"SELECT * FROM ({query} ORDER BY id DESC LIMIT ?) ORDER BY id",  # noqa: S608
             (*args, limit),
         ).fetchall()
-        out = []
-        for row in rows:
-            item = dict(row)
-            item["sites"] = json.loads(item["sites"])
-            item["dry_run"] = bool(item["dry_run"])
-            out.append(item)
-        return out
+        return [dict(row) for row in rows]
 
     def monitor_offsets(self, fleet: str) -> dict[str, dict[str, Any]]:
         return {
@@ -788,23 +795,8 @@ class Store:
     ) -> list[dict[str, Any]]:
         """The monitor's decisions and actions, oldest first (of a fleet, since a time, of
         one run: the cycle's scan or the action's run)."""
-        query, args = "SELECT * FROM monitor_events WHERE 1 = 1", []
-        if run_id is not None:
-            query += " AND run_id = ?"
-            args.append(run_id)
-        if fleet is not None:
-            query += " AND fleet = ?"
-            args.append(fleet)
-        if since is not None:
-            query += " AND at >= ?"
-            args.append(clock.stamp(since))
-        rows = self.db.execute(
-            f"SELECT * FROM ({query} ORDER BY id DESC LIMIT ?) ORDER BY id",  # noqa: S608
-            (*args, limit),
-        ).fetchall()
         out = []
-        for row in rows:
-            item = dict(row)
+        for item in self._newest("monitor_events", limit, fleet=fleet, since=since, run_id=run_id):
             item["data"] = json.loads(item["data"]) if item["data"] else {}
             out.append(item)
         return out
@@ -932,19 +924,7 @@ class Store:
             if event is not None:
                 # The event and the state it describes together: a process killed between
                 # them must not leave a write recorded as not done (or the reverse).
-                kind, summary, data, run_id = event
-                self.db.execute(
-                    "INSERT INTO rollout_events (rollout_id, at, kind, summary, data, run_id) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        rollout_id,
-                        clock.stamp(),
-                        kind,
-                        summary,
-                        json.dumps(data or {}, default=str),
-                        run_id,
-                    ),
-                )
+                self._insert_rollout_event(rollout_id, *event)
         return self.rollout(rollout_id)
 
     def add_rollout_event(
@@ -956,18 +936,22 @@ class Store:
         run_id: str | None = None,
     ) -> None:
         with self.transaction():
-            self.db.execute(
-                "INSERT INTO rollout_events (rollout_id, at, kind, summary, data, run_id) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    rollout_id,
-                    clock.stamp(),
-                    kind,
-                    summary,
-                    json.dumps(data or {}, default=str),
-                    run_id,
-                ),
-            )
+            self._insert_rollout_event(rollout_id, kind, summary, data, run_id)
+
+    def _insert_rollout_event(
+        self,
+        rollout_id: int,
+        kind: str,
+        summary: str,
+        data: dict[str, Any] | None,
+        run_id: str | None,
+    ) -> None:
+        """One event row, inside the caller's transaction."""
+        self.db.execute(
+            "INSERT INTO rollout_events (rollout_id, at, kind, summary, data, run_id) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (rollout_id, clock.stamp(), kind, summary, json.dumps(data or {}, default=str), run_id),
+        )
 
     def rollout_events(self, rollout_id: int) -> list[dict[str, Any]]:
         out = []

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -31,8 +31,7 @@ from runbook import clock
 from runbook import inventory as inv
 from runbook.errors import ExitCode, RunbookError
 from runbook.execution import RunResult, operator_name
-from runbook.health import report, thresholds
-from runbook.health.evaluate import evaluate, node_metrics
+from runbook.health.evaluate import evaluate
 from runbook.incidents.records import Incidents
 from runbook.paths import state_dir
 from runbook.rollout import package as packages
@@ -40,13 +39,13 @@ from runbook.rollout import plan as plans
 from runbook.rollout import visual as visual_check
 from runbook.rollout.waves import targets as wave_targets
 from runbook.service import logs
+from runbook.service.driving import RecordDriver, gate_rows
 from runbook.service.pages import refresh_status_pages
 from runbook.service.runs import RunOptions, check_reason, run, send_notices
 from runbook.service.runs import targets as resolve_targets
 from runbook.service.workspace import Workspace
 
 KIND = "deploy"
-POLL_SECONDS = 1.0
 STATUS_EXIT = {
     "completed": ExitCode.OK,
     "paused": ExitCode.HEALTH_YELLOW,
@@ -188,38 +187,11 @@ def start(ws: Workspace, given: DeployOptions, say: Callable[[str], None]) -> in
 
 
 @dataclass
-class DeployDriver:
-    ws: Workspace
-    deploy_id: int
-    say: Callable[[str], None] = print
-    stop: threading.Event | None = None
+class DeployDriver(RecordDriver):
+    """Drives one deploy: its preparation, its waves and their gates, or its revert."""
 
-    def __post_init__(self) -> None:
-        self.stop = self.stop or threading.Event()
-
-    # -- the record --------------------------------------------------------------------------
-
-    def _load(self) -> dict[str, Any]:
-        with self.ws.store() as store:
-            return store.rollout(self.deploy_id)
-
-    def _save(
-        self,
-        state: dict[str, Any],
-        status: str | None = None,
-        event: tuple[str, str, Any, str | None] | None = None,
-    ) -> None:
-        with self.ws.store() as store:
-            given = store.rollout(self.deploy_id)["state"]
-            if given.get("abort_why"):
-                state["abort_why"] = given["abort_why"]
-            if given.get("promote") and state.get("phase") == "gate":
-                state["promote"] = given["promote"]
-            store.update_rollout(
-                self.deploy_id, state=state, status=status, expect=("running",), event=event
-            )
-        if event is not None:
-            self.say(f"deploy {self.deploy_id}: {event[1]}")
+    label: ClassVar[str] = "deploy"
+    judging_phase: ClassVar[str] = "gate"
 
     def _run(self, deploy: dict[str, Any], book: str, hosts: list[str], why: str) -> RunResult:
         return run(
@@ -227,7 +199,7 @@ class DeployDriver:
             self.ws.runbook(book),
             {"backup": "latest"} if book == "restore-backup" else {},
             RunOptions(
-                reason=f"deploy {self.deploy_id}: {why}: {deploy['reason']}",
+                reason=f"deploy {self.rollout_id}: {why}: {deploy['reason']}",
                 inventory=tuple(deploy["inventory"].split(",")),
                 limit=",".join(hosts),
                 yes=True,
@@ -241,7 +213,7 @@ class DeployDriver:
         """SIGTERM or Ctrl-C during a run (the run took the signal): stop, resumable."""
         if result.status != "interrupted":
             return False
-        self.say(f"deploy {self.deploy_id}: stopped during run {result.run_id}; resume goes on")
+        self.say(f"deploy {self.rollout_id}: stopped during run {result.run_id}; resume goes on")
         assert self.stop is not None
         self.stop.set()
         return True
@@ -250,7 +222,7 @@ class DeployDriver:
 
     def drive(self) -> int:
         with self.ws.store() as store:
-            store.hold_rollout(self.deploy_id)
+            store.hold_rollout(self.rollout_id)
         assert self.stop is not None
         while not self.stop.is_set():
             deploy = self._load()
@@ -283,16 +255,9 @@ class DeployDriver:
             ),
             1000,
             warn=self.say,
-            reason=f"deploy {self.deploy_id} baseline",
+            reason=f"deploy {self.rollout_id} baseline",
         )
-        state["baseline"] = {
-            h: {
-                "metrics": {m: v for m, (v, _) in node_metrics(n["logs"]).items()},
-                "fingerprints": report.baseline_fingerprints(n["logs"]),
-            }
-            for h, n in scan.hosts.items()
-            if n["logs"]
-        }
+        state["baseline"] = logs.baselines_of(scan)
         result = self._run(deploy, "deploy-prepare", hosts, "backups and features off")
         if self._interrupted(result):
             return
@@ -364,16 +329,6 @@ class DeployDriver:
             ),
         )
 
-    def _wait(self, until: str) -> bool:
-        assert self.stop is not None
-        while clock.now() < clock.parse(until):
-            if self.stop.wait(POLL_SECONDS):
-                return False
-            current = self._load()
-            if current["status"] != "running" or current["state"].get("promote"):
-                return False
-        return True
-
     def _gate(self, deploy: dict[str, Any]) -> None:
         plan, state = deploy["plan"], deploy["state"]
         if not state.get("promote") and not self._wait(state["analysis_until"]):
@@ -405,9 +360,9 @@ class DeployDriver:
             ),
             20,
             warn=self.say,
-            reason=f"deploy {self.deploy_id} gate {wave}",
+            reason=f"deploy {self.rollout_id} gate {wave}",
         )
-        rows = thresholds.merged(_min_samples(plan.get("min_samples")))
+        rows = gate_rows(plan.get("min_samples"))
         # A wave's gate: no fatal fingerprint the fleet did not have before (novelty), error
         # rates and p95 within their thresholds. Not "20% slower than before": a swap resets
         # OPcache, and the first requests after it are slower by design.
@@ -426,7 +381,7 @@ class DeployDriver:
                     (
                         "visual",
                         f"wave {wave}: {visual['failed']}: paused for a person (runbook deploy "
-                        f"promote or abort {self.deploy_id})",
+                        f"promote or abort {self.rollout_id})",
                         visual,
                         scan.result.run_id,
                     ),
@@ -467,7 +422,7 @@ class DeployDriver:
 
     def _folder(self) -> Path:
         """The deploy's evidence: the screenshots before, after each wave, and their diffs."""
-        return state_dir() / "deploys" / str(self.deploy_id)
+        return state_dir() / "deploys" / str(self.rollout_id)
 
     def _http(self, target: dict[str, str], page: str) -> int:
         """The page's status from the node, every cache bypassed."""
@@ -475,7 +430,7 @@ class DeployDriver:
             response = httpx.get(
                 f"http://{target['address']}{page}",
                 headers={"Host": target["host"], "Cache-Control": "no-cache", "Pragma": "no-cache"},
-                params={"runbook-nocache": str(self.deploy_id)},
+                params={"runbook-nocache": str(self.rollout_id)},
                 follow_redirects=False,
                 timeout=15,
                 trust_env=False,
@@ -510,7 +465,7 @@ class DeployDriver:
                 shots[site][page] = {"image": str(out), "status": status, "from": host}
         with self.ws.store() as store:
             store.add_rollout_event(
-                self.deploy_id,
+                self.rollout_id,
                 "visual-before",
                 f"photographed {len(plan['visual']['pages'])} pages of {', '.join(shots)}",
                 shots,
@@ -587,7 +542,7 @@ class DeployDriver:
                 "P1",
                 classification="opened by runbook deploy",
             )
-            store.update_rollout(self.deploy_id, incident_id=incident)
+            store.update_rollout(self.rollout_id, incident_id=incident)
         ok = True
         if hosts:
             result = self._run(deploy, "restore-backup", hosts, f"revert ({why})")
@@ -595,7 +550,7 @@ class DeployDriver:
             with self.ws.store() as store:
                 Incidents(store).attach_run(incident, result.run_id)
                 store.add_rollout_event(
-                    self.deploy_id,
+                    self.rollout_id,
                     "reverted" if ok else "revert-failed",
                     f"{', '.join(hosts)} back to the backup taken before the deploy: "
                     f"{result.status}" + ("" if ok else ": MIXED VERSIONS, check these nodes"),
@@ -605,22 +560,13 @@ class DeployDriver:
             if ok:
                 state["deployed"] = []
         with self.ws.store() as store:
-            store.update_rollout(self.deploy_id, status="aborted", state=state)
-            Incidents(store).record(incident, "deploy", f"deploy {self.deploy_id} reverted: {why}")
+            store.update_rollout(self.rollout_id, status="aborted", state=state)
+            Incidents(store).record(incident, "deploy", f"deploy {self.rollout_id} reverted: {why}")
             for failed in send_notices(self.ws, store, ("p1",), incident):
-                self.say(f"deploy {self.deploy_id}: warning: {failed}")
-            store.add_rollout_event(self.deploy_id, "aborted", why, {"incident_id": incident})
+                self.say(f"deploy {self.rollout_id}: warning: {failed}")
+            store.add_rollout_event(self.rollout_id, "aborted", why, {"incident_id": incident})
         refresh_status_pages(self.ws, self.say)
-        self.say(f"deploy {self.deploy_id}: aborted: {why}" + ("" if ok else " (revert FAILED)"))
-
-
-def _min_samples(n: int | None) -> dict[str, Any] | None:
-    if n is None:
-        return None
-    return {
-        "error_rates": {"php_errors": {"min_samples": n}, "api_errors": {"min_samples": n}},
-        "performance": {"api_response": {"min_samples": n}},
-    }
+        self.say(f"deploy {self.rollout_id}: aborted: {why}" + ("" if ok else " (revert FAILED)"))
 
 
 def resume(ws: Workspace, deploy_id: int, say: Callable[[str], None], stop: threading.Event) -> int:

@@ -254,8 +254,7 @@ def baseline(
             logs = node["logs"]
             if not logs:
                 continue
-            values = {m: v for m, (v, _) in node_metrics(logs).items()}
-            fingerprints = report.baseline_fingerprints(logs)
+            values, fingerprints = host_baseline(logs)
             store.set_baseline(
                 host=host,
                 site=node["site"],
@@ -266,6 +265,24 @@ def baseline(
             )
             saved[host] = {"metrics": values, "fingerprints": len(fingerprints)}
     return saved
+
+
+def host_baseline(logs: dict[str, Any], enough: int = 0) -> tuple[dict[str, Any], list[str]]:
+    """A host's normal from its scanned logs: each metric measured on at least `enough`
+    requests (fewer is no baseline: the comparison is then inconclusive), and the error
+    fingerprints it already has."""
+    values = {m: v for m, (v, n) in node_metrics(logs).items() if n >= enough}
+    return values, report.baseline_fingerprints(logs)
+
+
+def baselines_of(done: Scan, enough: int = 0) -> dict[str, dict[str, Any]]:
+    """host_baseline for every host a scan read, as the store and the gates keep them."""
+    out = {}
+    for host, node in done.hosts.items():
+        if node["logs"]:
+            metrics_, fingerprints = host_baseline(node["logs"], enough)
+            out[host] = {"metrics": metrics_, "fingerprints": fingerprints}
+    return out
 
 
 def declare(ws: Workspace, trigger: str, reason: str) -> tuple[int, str]:

@@ -25,11 +25,11 @@ from typing import Any
 from runbook import clock
 from runbook.errors import ExitCode, RunbookError
 from runbook.execution import operator_name
-from runbook.health import report, thresholds
 from runbook.health.evaluate import ORDER, evaluate, node_metrics
 from runbook.incidents.records import Incidents
 from runbook.rollout import plan as plans
 from runbook.service import logs
+from runbook.service.driving import POLL_SECONDS, RecordDriver, gate_rows
 from runbook.service.pages import refresh_status_pages
 from runbook.service.runs import RunOptions, check_reason, run, send_notices
 from runbook.service.runs import targets as resolve_targets
@@ -39,8 +39,6 @@ steps_from = plans.steps_from
 #: The fewest timed requests in a step's window for its p95 to be compared with the baseline.
 DEGRADATION_MIN_SAMPLES = 100
 KIND = "rollout"
-#: How often a waiting driver looks at the record (pause, promote, abort from elsewhere).
-POLL_SECONDS = 1.0
 STATUS_EXIT = {
     "completed": ExitCode.OK,
     "paused": ExitCode.HEALTH_YELLOW,
@@ -101,46 +99,13 @@ def start(ws: Workspace, given: StartOptions, say: Callable[[str], None]) -> int
 
 
 @dataclass
-class Driver:
+class Driver(RecordDriver):
     """Drives one rollout to its end, a pause, an abort, or a stop (SIGTERM: resumable)."""
-
-    ws: Workspace
-    rollout_id: int
-    say: Callable[[str], None] = print
-    stop: threading.Event | None = None
-
-    def __post_init__(self) -> None:
-        self.stop = self.stop or threading.Event()
 
     def _event(self, kind: str, summary: str, data: Any = None, run_id: str | None = None) -> None:
         with self.ws.store() as store:
             store.add_rollout_event(self.rollout_id, kind, summary, data, run_id)
         self.say(f"rollout {self.rollout_id}: {summary}")
-
-    def _load(self) -> dict[str, Any]:
-        with self.ws.store() as store:
-            return store.rollout(self.rollout_id)
-
-    def _save(
-        self,
-        state: dict[str, Any],
-        status: str | None = None,
-        event: tuple[str, str, Any, str | None] | None = None,
-    ) -> dict[str, Any]:
-        """Write the driver's state; a promotion or an abort given meanwhile from another
-        terminal is kept, and so is a status someone else set."""
-        with self.ws.store() as store:
-            given = store.rollout(self.rollout_id)["state"]
-            if given.get("abort_why"):
-                state["abort_why"] = given["abort_why"]
-            if given.get("promote") and state.get("phase") == "analyse":
-                state["promote"] = given["promote"]
-            saved = store.update_rollout(
-                self.rollout_id, state=state, status=status, expect=("running",), event=event
-            )
-        if event is not None:
-            self.say(f"rollout {self.rollout_id}: {event[1]}")
-        return saved
 
     def drive(self) -> int:
         with self.ws.store() as store:
@@ -194,15 +159,7 @@ class Driver:
         )
         # A metric measured on too few requests is no baseline (the comparison is then
         # inconclusive, never a false "20% slower").
-        enough = int(rollout["plan"].get("min_samples") or 10)
-        state["baseline"] = {
-            h: {
-                "metrics": {m: v for m, (v, n_) in node_metrics(n["logs"]).items() if n_ >= enough},
-                "fingerprints": report.baseline_fingerprints(n["logs"]),
-            }
-            for h, n in scan.hosts.items()
-            if n["logs"]
-        }
+        state["baseline"] = logs.baselines_of(scan, int(rollout["plan"].get("min_samples") or 10))
         todo = [s for s in sites if state["written"].get(s) != percent]
         if todo:
             result = run(
@@ -244,18 +201,6 @@ class Driver:
             wrote = None  # a resumed step whose write was recorded: not written again
         plans.wrote(state, sites, percent, clock.now(), rollout["plan"]["analysis_seconds"])
         self._save(state, event=wrote)
-
-    def _wait(self, until: str) -> bool:
-        """Until the window ends, looking at the record; False when it stopped being ours to
-        drive (paused, promoted, aborted elsewhere) or the process is told to stop."""
-        assert self.stop is not None
-        while clock.now() < clock.parse(until):
-            if self.stop.wait(POLL_SECONDS):
-                return False
-            current = self._load()
-            if current["status"] != "running" or current["state"].get("promote"):
-                return False
-        return True
 
     def _analyse(self, rollout: dict[str, Any], percent: int, sites: list[str]) -> None:
         state, plan = rollout["state"], rollout["plan"]
@@ -321,14 +266,7 @@ class Driver:
         scan = logs.scan(
             self.ws, window, 20, warn=self.say, reason=f"rollout {self.rollout_id} gate"
         )
-        overrides = None
-        if plan.get("min_samples") is not None:
-            n = int(plan["min_samples"])
-            overrides = {
-                "error_rates": {"php_errors": {"min_samples": n}, "api_errors": {"min_samples": n}},
-                "performance": {"api_response": {"min_samples": n}},
-            }
-        rows = thresholds.merged(overrides)
+        rows = gate_rows(plan.get("min_samples"))
         # "20% slower than before" needs a p95 worth the name on both sides: of a few dozen
         # requests it is one request's luck (a loaded host turned a healthy step red).
         baseline = {
