@@ -31,6 +31,8 @@ vertical-align:top}th{color:var(--muted);font-weight:600}
 code{background:#f2f4f6;padding:0 .2rem;border-radius:.2rem;word-break:break-word}
 ul.tasks{list-style:none;padding-left:1rem}
 figure{margin:1rem 0}figure svg{width:100%;height:auto}
+.shots{display:flex;flex-wrap:wrap;gap:1rem}
+.shots img{max-width:100%;height:auto;border:1px solid #ccc}
 figcaption{color:var(--muted);font-size:.9rem}
 footer{color:var(--muted);font-size:.85rem;margin-top:2rem}
 @media (max-width:40rem){body{font-size:15px;padding:.6rem}th,td{padding:.3rem}}

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.sandbox
 # The suite builds its own sandbox (its own folder, interface prefix and subnet) and takes it
 # down at the end: a sandbox the user has up is left alone. Set these to test against another.
 # Each pytest-xdist worker builds one of its own (gw0 the first row, gw1 the second ...).
-# (The lifecycle test's throwaway uses rbt/.78, the benches rbf/.80, rbb/.79 and rbm/.83.)
+# (The lifecycle test's throwaway uses rbt/.78, the benches rbf/.80, rbb/.79 and rbm/.83;
+# a module's sandbox of another shape, shaped_sandbox, rbq0/.90, rbq1/.91 ...)
 WORKER_SANDBOXES = (
     ("/var/lib/runbook-sandbox-tests", "rbs", "10.213.81.0/24"),
     ("/var/lib/runbook-sandbox-worker1", "rbv", "10.213.85.0/24"),
@@ -89,6 +90,30 @@ def sandbox() -> Iterator[Sandbox]:
     yield Sandbox(sandbox_dir(), fleet.topology_of(state), inventory_path())
     if not os.environ.get("RUNBOOK_KEEP_SANDBOX"):
         fleet.down()
+
+
+@contextmanager
+def shaped_sandbox(sites: int, nodes: int) -> Iterator[Sandbox]:
+    """A sandbox of another shape for one test module, beside the worker's own (its own
+    folder, prefix and subnet, per worker), taken down at the end; inside the block the
+    environment points runbook (and every `runbook` the tests start) at it."""
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        pytest.skip("the sandbox needs Linux and root")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("RUNBOOK_SANDBOX_DIR", f"/var/lib/runbook-sandbox-shaped{_worker}")
+        env.setenv("RUNBOOK_SANDBOX_PREFIX", f"rbq{_worker}")
+        env.setenv("RUNBOOK_SANDBOX_SUBNET", f"10.213.{90 + _worker}.0/24")
+        fleet.up(
+            topology.build(sites=sites, nodes=nodes),
+            say=lambda m: print(f"sandbox: {m}", file=sys.stderr),
+        )
+        state = fleet.load_state()
+        assert state and state["complete"]
+        try:
+            yield Sandbox(sandbox_dir(), fleet.topology_of(state), inventory_path())
+        finally:
+            if not os.environ.get("RUNBOOK_KEEP_SANDBOX"):
+                fleet.down()
 
 
 @dataclass

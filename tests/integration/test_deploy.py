@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from tests.integration.conftest import shaped_sandbox
 from tests.integration.streamed import Streamed
 from tests.integration.test_rollback import flags, plugin_tree, version
 from tests.integration.test_rollout import traffic
@@ -16,7 +17,7 @@ from runbook.errors import ExitCode
 from runbook.sandbox import assets, fleet
 from runbook.store import Store
 
-NODES = ("alpha-1", "alpha-2", "beta-1")
+NODES = ("alpha-1", "alpha-2", "beta-1", "beta-2")
 
 
 def package(tmp_path: Path, version_: str, breaks: str | None = None) -> Path:
@@ -82,6 +83,14 @@ def events(state_dir: Path) -> list[dict]:
         return store.rollout_events(1)
 
 
+@pytest.fixture(scope="module")
+def sandbox():
+    """This module's fleet: two sites of two nodes (waves of 1, 50% and 100% are 1, 1 and 2
+    nodes)."""
+    with shaped_sandbox(sites=2, nodes=2) as built:
+        yield built
+
+
 @pytest.fixture
 def fresh(sandbox):
     fleet.reset()
@@ -90,13 +99,36 @@ def fresh(sandbox):
 
 def test_a_good_package_in_waves(fresh, runbook_cli, state_dir, tmp_path) -> None:
     before = {n: len(list((fresh.root / "hosts" / n).rglob("mase-backup-*.tar.gz"))) for n in NODES}
+    proc = Streamed(
+        "deploy",
+        "--package",
+        str(package(tmp_path, "2.1.1")),
+        "--version",
+        "2.1.1",
+        "--waves",
+        "1,50%,100%",
+        "--reason",
+        "ship it",
+        "--analysis",
+        "4s",
+        "--min-samples",
+        "5",
+    )
+    # Each node's version once each wave is in (its gate's analysis is running).
+    seen = []
     with traffic(["alpha", "beta"]):
-        result = deploy(
-            runbook_cli, package(tmp_path, "2.1.1"), "--version", "2.1.1", "--waves", "1,50%,100%"
-        )
-    assert result.code == 0, result.err
+        for wave in ("wave 1: alpha-1 on", "wave 2: alpha-2 on", "wave 3: beta-1, beta-2 on"):
+            proc.wait_for(wave, timeout=300)
+            seen.append({n: version(fresh, n) for n in NODES})
+        out = proc.finish(timeout=300)
+    assert proc.returncode == 0, out
+    assert seen == [
+        {"alpha-1": "2.1.1", "alpha-2": "2.1.0", "beta-1": "2.1.0", "beta-2": "2.1.0"},
+        {"alpha-1": "2.1.1", "alpha-2": "2.1.1", "beta-1": "2.1.0", "beta-2": "2.1.0"},
+        {n: "2.1.1" for n in NODES},
+    ]
     waves = [e["data"]["hosts"] for e in events(state_dir) if e["kind"] == "wave"]
-    assert waves == [["alpha-1"], ["alpha-2"], ["beta-1"]]
+    assert waves == [["alpha-1"], ["alpha-2"], ["beta-1", "beta-2"]]
     gates = [e for e in events(state_dir) if e["kind"] == "gate"]
     assert [g["data"]["verdict"] for g in gates] == ["green"] * 3
     assert {version(fresh, n) for n in NODES} == {"2.1.1"}
@@ -112,9 +144,10 @@ def test_a_good_package_in_waves(fresh, runbook_cli, state_dir, tmp_path) -> Non
     shown = runbook_cli("deploy", "status", "1", "--json").json()
     assert shown["status"] == "completed" and shown["where"]["phase"] == "done"
     # The visual check passed a harmless change (a hidden field), page by page, node by node.
+    # Each site's key pages: the fixed ones and the first page its sitemap lists.
     checked = [p for g in gates for p in g["data"]["visual"]["pages"]]
     assert {(p["host"], p["page"]) for p in checked} == {
-        (n, page) for n in NODES for page in ("/", "/wp-login.php")
+        (n, page) for n in NODES for page in ("/", "/wp-login.php", "/hello-world/")
     }
     assert all(p["changed_share"] <= 0.01 and p["status"] == 200 for p in checked)
     assert all(Path(p["diff"]).is_file() and Path(p["after"]).is_file() for p in checked)
@@ -125,9 +158,17 @@ def test_a_layout_break_without_any_error_is_caught_by_the_visual_check(
 ) -> None:
     with traffic(["alpha", "beta"]):
         result = deploy(
-            runbook_cli, package(tmp_path, "2.1.3", breaks="layout"), "--waves", "1,100%"
+            runbook_cli,
+            package(tmp_path, "2.1.3", breaks="layout"),
+            "--waves",
+            "1,100%",
+            "--visual-pages",
+            "/,/wp-login.php",
+            "--json",
         )
     assert result.code == ExitCode.HEALTH_RED, result.err
+    # --json: the deploy's document at the end, however it ended.
+    assert result.json()["status"] == "aborted" and result.json()["incident_id"] == 1
     gate = next(e for e in events(state_dir) if e["kind"] == "gate")
     assert gate["data"]["outcome"] == "abort" and "visual_change" in gate["data"]["fired"]
     login = next(p for p in gate["data"]["visual"]["pages"] if p["page"] == "/wp-login.php")
@@ -153,6 +194,8 @@ def test_a_package_that_fatals_is_caught_by_the_first_wave_and_reverted(
         "5",
         "--waves",
         "1,100%",
+        "--visual-pages",
+        "/",
     )
     # Visitors arrive once the first wave is in: only its gate, on their requests, sees it.
     proc.wait_for("wave 1: alpha-1 on 2.1.2")
@@ -167,7 +210,7 @@ def test_a_package_that_fatals_is_caught_by_the_first_wave_and_reverted(
     assert plugin_tree(fresh, "alpha-1").joinpath("mase.php").read_text() == untouched["alpha-1"]
     started = next(e for e in events(state_dir) if e["kind"] == "started")
     shipped = Path(started["data"]["package"]["archive"]).name
-    for node in ("alpha-2", "beta-1"):
+    for node in ("alpha-2", "beta-1", "beta-2"):
         assert not list((fresh.root / "hosts" / node).rglob(f"packages/{shipped}"))
     assert list((fresh.root / "hosts" / "alpha-1").rglob(f"packages/{shipped}"))
     kinds = [e["kind"] for e in events(state_dir)]
@@ -223,4 +266,23 @@ def test_hostile_packages_are_refused_before_any_node_changes(
     result = deploy(runbook_cli, evil, *extra)
     assert result.code == ExitCode.USAGE and message in result.err, result.err
     assert runbook_cli("runs", "--json").json() == []
+    assert {version(fresh, n) for n in NODES} == {"2.1.0"}
+
+
+def test_check_shows_the_plan_and_changes_nothing(fresh, runbook_cli, state_dir, tmp_path) -> None:
+    backups = sorted(p.name for p in (fresh.root / "hosts").rglob("mase-backup-*.tar.gz"))
+    before = {site: flags(fresh, site) for site in ("alpha", "beta")}
+    result = deploy(runbook_cli, package(tmp_path, "2.1.1"), "--check", "--json")
+    assert result.code == 0, result.err
+    plan = result.json()["plan"]
+    assert plan["order"] == list(NODES) and plan["waves"] == [1, 4]  # 25% of 4 is the 1 before
+    assert plan["visual"]["site_pages"] == {
+        site: ["/", "/wp-login.php", "/hello-world/"] for site in ("alpha", "beta")
+    }
+    # The preparation ran in check mode on every node; no deploy was recorded.
+    shown = runbook_cli("runs", "show", result.json()["run_id"], "--json").json()
+    assert shown["check_mode"] and shown["runbook"] == "deploy-prepare"
+    assert runbook_cli("deploy", "status", "--json").json() == []
+    assert sorted(p.name for p in (fresh.root / "hosts").rglob("mase-backup-*.tar.gz")) == backups
+    assert {site: flags(fresh, site) for site in ("alpha", "beta")} == before
     assert {version(fresh, n) for n in NODES} == {"2.1.0"}

@@ -83,9 +83,18 @@ def start(*extra: str) -> list[str]:
 
 
 def test_a_healthy_feature_goes_to_100_percent(off, runbook_cli, state_dir) -> None:
+    # --check: the plan and its first write in check mode; nothing written, nothing started.
+    checked = runbook_cli(
+        *start("--steps", "50,100", "--canary-sites", "beta", "--check", "--json")
+    )
+    assert checked.code == 0, checked.err
+    assert checked.json()["plan"]["waves"] == [["beta"], ["alpha"]]
+    assert percentages(off, "beta")[FEATURE] == 0
+    assert runbook_cli("rollout", "list", "--json").json() == []
     with traffic(["alpha", "beta"]) as sent:
-        result = runbook_cli(*start("--steps", "50,100", "--canary-sites", "beta"))
+        result = runbook_cli(*start("--steps", "50,100", "--canary-sites", "beta", "--json"))
     assert result.code == 0, result.err + json.dumps(events(state_dir, 1), default=str)[-3000:]
+    assert result.json()["status"] == "completed"
     assert sent.statuses[200] > 100
     assert percentages(off, "alpha")[FEATURE] == 100 == percentages(off, "beta")[FEATURE]
     found = events(state_dir, 1)

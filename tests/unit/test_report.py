@@ -136,3 +136,55 @@ def test_an_empty_period_says_so() -> None:
     }
     assert "No monitor cycles in this period" in render.text(doc)
     assert "No monitor cycles in this period" in render.page(doc)
+
+
+def test_a_deploys_visual_check_is_in_the_report(state_dir: Path, tmp_path: Path) -> None:
+    """The deploy's gates are listed; the page over the threshold is shown (before, after,
+    diff); a page within it is a table row only."""
+    from PIL import Image
+
+    from runbook.service import report as report_service
+    from runbook.service.workspace import Workspace
+
+    shots = {}
+    for name, colour in (("before", "white"), ("after", "red"), ("diff", "black")):
+        shots[name] = tmp_path / f"{name}.png"
+        Image.new("RGB", (1280, 900), colour).save(shots[name])
+    failed = {
+        "host": "alpha-1",
+        "page": "/wp-login.php",
+        "status": 200,
+        "changed_share": 0.43,
+        **{k: str(v) for k, v in shots.items()},
+    }
+    passed = {**failed, "page": "/", "changed_share": 0.001, "before": str(tmp_path / "gone.png")}
+    with Store(state_dir / "runbook.sqlite3") as store:
+        deploy = store.start_rollout(
+            kind="deploy",
+            subject="2.1.3",
+            sites=["alpha"],
+            plan={"visual": {"threshold": 0.01}},
+            state={},
+            reason="ship <it>",
+            operator="ops",
+            inventory="inv",
+        )
+        store.add_rollout_event(
+            deploy,
+            "gate",
+            "wave 1 (alpha-1): red (visual_change)",
+            {"wave": 1, "visual": {"pages": [passed, failed], "failed": "..."}},
+        )
+    doc = report_service.build(Workspace(), "1h")
+    (change,) = doc["changes"]
+    assert [(p["page"], p["failed"]) for p in change["visual_pages"]] == [
+        ("/", False),
+        ("/wp-login.php", True),
+    ]
+    page = render.page(doc)
+    assert "ship &lt;it&gt;" in page and "wave 1 (alpha-1): red (visual_change)" in page
+    assert page.count("data:image/png;base64,") == 3
+    assert "/wp-login.php on alpha-1: before, after, difference" in page
+    assert "43.00%" in page and "0.10%" in page
+    assert "visual /wp-login.php on alpha-1: 43.0% changed" in render.text(doc)
+    assert "| 1 | alpha-1 | /wp-login.php | 200 | 43.00% **over** |" in render.markdown(doc)

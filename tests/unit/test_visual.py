@@ -64,3 +64,78 @@ def test_a_real_screenshot_through_the_host_map(tmp_path: Path) -> None:
     with Image.open(shot) as image:
         assert image.size == (1280, 900) and image.getpixel((600, 600))[1] > 150  # green
     assert compare(shot, again, tmp_path / "d.png") < 0.001
+
+
+INDEX = (
+    '<?xml version="1.0" encoding="UTF-8"?><?xml-stylesheet type="text/xsl" '
+    'href="http://alpha.sandbox.test/wp-sitemap-index.xsl" ?>\n<sitemapindex '
+    'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><sitemap><loc>'
+    "http://alpha.sandbox.test/wp-sitemap-posts-post-1.xml</loc></sitemap><sitemap><loc>"
+    "http://alpha.sandbox.test/wp-sitemap-posts-page-1.xml</loc></sitemap></sitemapindex>\n"
+)
+POSTS = (
+    '<?xml version="1.0" encoding="UTF-8"?><?xml-stylesheet type="text/xsl" '
+    'href="http://alpha.sandbox.test/wp-sitemap.xsl" ?>\n<urlset '
+    'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+    "<url><loc>http://evil.example/steal/</loc></url>"
+    "<url><loc>http://alpha.sandbox.test/hello-world/</loc></url></urlset>\n"
+)
+PAGES = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<urlset '
+    'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+    "<url><loc>http://alpha.sandbox.test/?page_id=2&amp;lang=en</loc></url>"
+    "<url><loc>http://alpha.sandbox.test/shop/#top</loc></url></urlset>\n"
+)
+
+
+def test_a_sitemap_sample_stays_on_the_site(tmp_path: Path) -> None:
+    """WordPress's sitemap index and its sitemaps (their exact shape): the first pages on the
+    site itself, in order, without their fragment; another host's entry is left out; a site
+    without a sitemap gives none, and a huge one is not read."""
+    from http.server import BaseHTTPRequestHandler
+
+    from runbook.rollout.visual import SITEMAP_BYTES, check_page, sitemap_sample
+
+    served = {
+        "/wp-sitemap.xml": INDEX,
+        "/wp-sitemap-posts-post-1.xml": POSTS,
+        "/wp-sitemap-posts-page-1.xml": PAGES,
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = served.get(self.path)
+            if self.headers["Host"] != "alpha.sandbox.test" or body is None:
+                self.send_error(404)
+                return
+            data = body.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/xml; charset=UTF-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    address = f"127.0.0.1:{server.server_address[1]}"
+    try:
+        assert sitemap_sample(address, "alpha.sandbox.test", 1) == ["/hello-world/"]
+        assert sitemap_sample(address, "alpha.sandbox.test", 5) == [
+            "/hello-world/",
+            "/?page_id=2&lang=en",
+            "/shop/",
+        ]
+        assert sitemap_sample(address, "beta.sandbox.test", 2) == []
+        served["/wp-sitemap.xml"] = "<urlset><url><loc>http://alpha.sandbox.test/x/</loc>" * (
+            SITEMAP_BYTES // 40
+        )
+        assert sitemap_sample(address, "alpha.sandbox.test", 2) == []
+    finally:
+        server.shutdown()
+    assert check_page("sitemap:3") == "sitemap:3"
+    for bad in ("sitemap:0", "sitemap:x", "shop", "/a b"):
+        with pytest.raises(RunbookError, match="--visual-pages"):
+            check_page(bad)

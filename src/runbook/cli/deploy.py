@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from runbook.cli.options import common, with_options
-from runbook.cli.rollout import _drive, _print, _say, _ws
+from runbook.cli.rollout import _checked, _drive, _print, _say, _ws
 from runbook.service import deploy as service
 from runbook.service import rollout as rollouts
 from runbook.service.monitor import seconds
@@ -51,10 +51,11 @@ from runbook.service.monitor import seconds
 )
 @click.option(
     "--visual-pages",
-    default="/,/wp-login.php",
+    default="/,/wp-login.php,sitemap:1",
     show_default=True,
     metavar="PATH,...",
-    help="The pages photographed on every site.",
+    help="The pages photographed on every site; sitemap:N adds the first N pages its sitemap "
+    "lists.",
 )
 @click.option(
     "--visual-threshold",
@@ -69,6 +70,15 @@ from runbook.service.monitor import seconds
     help="A region left out of the comparison (a clock, a banner); repeatable.",
 )
 @click.option("--reason", help="Why; recorded with every run.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Check the package, show the waves and pages, and prepare every node in Ansible's "
+    "check mode (room, backup, features off): nothing changes, no deploy is recorded.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the deploy's status as JSON at the end."
+)
 @with_options(common("inventory", "limit"))
 @click.pass_context
 def deploy_cmd(
@@ -85,6 +95,8 @@ def deploy_cmd(
     visual_threshold: str,
     visual_mask: tuple[str, ...],
     reason: str | None,
+    check: bool,
+    as_json: bool,
     inventory: tuple[str, ...],
     limit: str | None,
 ) -> None:
@@ -117,35 +129,61 @@ def deploy_cmd(
     if not 0 <= threshold <= 1:
         raise click.BadParameter("between 0% and 100%", param_hint="--visual-threshold")
     ws = _ws()
-    deploy_id = service.start(
-        ws,
-        service.DeployOptions(
-            package=package,
-            reason=reason,
-            version=version,
-            waves=waves,
-            features_off=tuple(f for f in features_off.split(",") if f)
-            if features_off is not None
-            else None,
-            analysis=window,
-            min_samples=min_samples,
-            inventory=tuple(inventory),
-            limit=limit,
-            visual=visual,
-            visual_pages=tuple(p for p in visual_pages.split(",") if p),
-            visual_threshold=threshold,
-            visual_masks=visual_mask,
-        ),
-        _say,
+    given = service.DeployOptions(
+        package=package,
+        reason=reason,
+        version=version,
+        waves=waves,
+        features_off=tuple(f for f in features_off.split(",") if f)
+        if features_off is not None
+        else None,
+        analysis=window,
+        min_samples=min_samples,
+        inventory=tuple(inventory),
+        limit=limit,
+        visual=visual,
+        visual_pages=tuple(p for p in visual_pages.split(",") if p),
+        visual_threshold=threshold,
+        visual_masks=visual_mask,
     )
-    _drive(lambda stop: service.DeployDriver(ws, deploy_id, _say, stop).drive())
+    if check:
+        found = service.check(ws, given, _say)
+        plan = found["plan"]
+        order = plan["order"]
+        lines = [
+            f"deploy of {plan['package']['version']} ({plan['package']['sha256'][:12]}) to "
+            f"{len(order)} nodes; features off first: "
+            f"{', '.join(plan['package']['flags_off']) or 'none'}",
+        ]
+        done = 0
+        for n, upto in enumerate(plan["waves"], 1):
+            lines.append(f"  wave {n}: {', '.join(order[done:upto])}")
+            done = upto
+        if plan["visual"]:
+            lines += [
+                f"  visual check ({plan['visual']['mode']}) on {site}: {', '.join(pages)}"
+                for site, pages in plan["visual"]["site_pages"].items()
+            ]
+        _checked(found, as_json, lines)
+    deploy_id = service.start(ws, given, _say)
+    _drive(
+        lambda stop: service.DeployDriver(ws, deploy_id, _say, stop).drive(),
+        (lambda: rollouts.status(ws, deploy_id)[0]) if as_json else None,
+    )
 
 
 @deploy_cmd.command("resume")
 @click.argument("deploy_id", type=int)
-def resume_cmd(deploy_id: int) -> None:
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the deploy's status as JSON at the end."
+)
+def resume_cmd(deploy_id: int, as_json: bool) -> None:
     """Carry on from the recorded wave and phase."""
-    _drive(lambda stop: service.resume(_ws(), deploy_id, _say, stop))
+    ws = _ws()
+    _drive(
+        lambda stop: service.resume(ws, deploy_id, _say, stop),
+        (lambda: rollouts.status(ws, deploy_id)[0]) if as_json else None,
+    )
 
 
 @deploy_cmd.command("status")

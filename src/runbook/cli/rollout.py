@@ -28,8 +28,9 @@ def _say(message: str) -> None:
     click.echo(message, err=True)
 
 
-def _drive(call: Callable[[threading.Event], int]) -> None:
-    """Run a driver; SIGTERM or Ctrl-C stop it at the next look at the record (resumable)."""
+def _drive(call: Callable[[threading.Event], int], show: Callable[[], Any] | None = None) -> None:
+    """Run a driver; SIGTERM or Ctrl-C stop it at the next look at the record (resumable).
+    `show` gives the document --json prints at the end, however it ended."""
     stop = threading.Event()
     saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
@@ -49,7 +50,23 @@ def _drive(call: Callable[[threading.Event], int]) -> None:
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
+        if show is not None:
+            click.echo(json.dumps(show(), indent=2, default=str))
     raise click.exceptions.Exit(code)
+
+
+def _checked(found: dict[str, Any], as_json: bool, lines: list[str]) -> None:
+    """A --check's outcome: the plan (text or JSON) and the check run's exit code."""
+    if as_json:
+        click.echo(json.dumps(found, indent=2, default=str))
+    else:
+        for line in lines:
+            click.echo(line)
+        click.echo(
+            f"check run {found['run_id']}: {found['status']} (exit {found['exit_code']}); "
+            "nothing was changed or recorded as started"
+        )
+    raise click.exceptions.Exit(found["exit_code"])
 
 
 @click.group("rollout")
@@ -85,6 +102,15 @@ def rollout_cmd() -> None:
     help="These sites take each step first; the rest follow once they passed it.",
 )
 @click.option("--reason", required=True, help="Why; recorded with every write.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Show the plan and what its first write would change (Ansible's check mode); "
+    "nothing is written or recorded as started.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the rollout's status as JSON at the end."
+)
 @with_options(common("inventory", "limit"))
 def start_cmd(
     feature: str,
@@ -93,6 +119,8 @@ def start_cmd(
     min_samples: int | None,
     canary_sites: str,
     reason: str,
+    check: bool,
+    as_json: bool,
     inventory: tuple[str, ...],
     limit: str | None,
 ) -> None:
@@ -110,28 +138,51 @@ def start_cmd(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--analysis") from None
     ws = _ws()
-    rollout_id = service.start(
-        ws,
-        service.StartOptions(
-            feature=feature,
-            reason=reason,
-            steps=service.steps_from(steps),
-            analysis=window,
-            min_samples=min_samples,
-            inventory=tuple(inventory),
-            limit=limit,
-            canaries=tuple(s for s in canary_sites.split(",") if s),
-        ),
-        _say,
+    given = service.StartOptions(
+        feature=feature,
+        reason=reason,
+        steps=service.steps_from(steps),
+        analysis=window,
+        min_samples=min_samples,
+        inventory=tuple(inventory),
+        limit=limit,
+        canaries=tuple(s for s in canary_sites.split(",") if s),
     )
-    _drive(lambda stop: service.Driver(ws, rollout_id, _say, stop).drive())
+    if check:
+        found = service.check(ws, given, _say)
+        plan = found["plan"]
+        _checked(
+            found,
+            as_json,
+            [
+                f"rollout of {feature} in steps {', '.join(f'{p}%' for p in plan['steps'])}, "
+                f"each judged over {plan['analysis_seconds']:g} s",
+                *(
+                    f"  wave {n}: {', '.join(w)} "
+                    f"({', '.join(h for s in w for h in plan['hosts'][s])})"
+                    for n, w in enumerate(plan["waves"], 1)
+                ),
+            ],
+        )
+    rollout_id = service.start(ws, given, _say)
+    _drive(
+        lambda stop: service.Driver(ws, rollout_id, _say, stop).drive(),
+        (lambda: service.status(ws, rollout_id)[0]) if as_json else None,
+    )
 
 
 @rollout_cmd.command("resume")
 @click.argument("rollout_id", type=int)
-def resume_cmd(rollout_id: int) -> None:
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the rollout's status as JSON at the end."
+)
+def resume_cmd(rollout_id: int, as_json: bool) -> None:
     """Carry on from the recorded step and phase: no gate skipped, no percentage written twice."""
-    _drive(lambda stop: service.resume(_ws(), rollout_id, _say, stop))
+    ws = _ws()
+    _drive(
+        lambda stop: service.resume(ws, rollout_id, _say, stop),
+        (lambda: service.status(ws, rollout_id)[0]) if as_json else None,
+    )
 
 
 @rollout_cmd.command("pause")

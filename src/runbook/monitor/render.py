@@ -5,6 +5,7 @@ action."""
 
 from __future__ import annotations
 
+import base64
 import html
 import io
 from typing import Any
@@ -41,6 +42,19 @@ def text(doc: dict[str, Any]) -> str:
         f"  {r['started_at']} {r['runbook']} {r['run_id']}: {r['status']} (exit {r['exit_code']})"
         for r in doc["runs"]
     ]
+    lines += ["", "Deploys and rollouts"]
+    for c in doc.get("changes", []):
+        lines.append(
+            f"  {c['created_at']} {c['kind']} {c['id']} {c['subject']}: {c['status']} "
+            f"({c['reason']})"
+        )
+        lines += [f"    {g['at']} {g['kind']}: {g['summary']}" for g in c["gates"]]
+        lines += [
+            f"    visual {p['page']} on {p['host']}: {p['changed_share']:.1%} changed, "
+            f"HTTP {p['status']}: {p['diff']}"
+            for p in c["visual_pages"]
+            if p["failed"]
+        ]
     lines += ["", "Incidents"]
     lines += [
         f"  {i['id']} {i['priority']} {i['status']} L{i['level']}: {i['title']}"
@@ -92,6 +106,26 @@ def markdown(doc: dict[str, Any]) -> str:
         f"{r['status']} (exit {r['exit_code']}) |"
         for r in doc["runs"]
     ] or ["| - | - | - | none |"]
+    out += ["", "## Deploys and rollouts", ""]
+    for c in doc.get("changes", []):
+        out += [
+            f"### {c['kind']} {c['id']}: {_cell(c['subject'])}, {c['status']}",
+            "",
+            f"{_cell(c['reason'])} ({_cell(c['operator'])}, {c['created_at']})",
+            "",
+        ]
+        out += [f"- {g['at']} {g['kind']}: {_cell(g['summary'])}" for g in c["gates"]]
+        if c["visual_pages"]:
+            out += ["", "| Wave | Host | Page | HTTP | Changed | Diff |", *["| --- " * 6 + "|"]]
+            out += [
+                f"| {p.get('wave') or '-'} | {p['host']} | {_cell(p['page'])} | {p['status']} | "
+                f"{p['changed_share']:.2%}{' **over**' if p['failed'] else ''} | "
+                f"{_cell(p['diff'])} |"
+                for p in c["visual_pages"]
+            ]
+        out.append("")
+    if not doc.get("changes"):
+        out += ["None in this period.", ""]
     out += [
         "",
         "## Incidents",
@@ -212,6 +246,8 @@ def page(doc: dict[str, Any]) -> str:
             f"<td>{e(str(run['status']))} (exit {e(str(run['exit_code']))})</td></tr>"
         )
     body.append("</table></div>")
+    body.append("<h2>Deploys and rollouts</h2>")
+    body += [_change_html(c) for c in doc.get("changes", [])] or ["<p>None in this period.</p>"]
     body.append('<h2>Incidents</h2><div class="scroll"><table id="incidents">')
     body.append("<tr><th>Id</th><th>Priority</th><th>Status</th><th>Level</th><th>Title</th></tr>")
     for i in doc["incidents"]:
@@ -222,6 +258,69 @@ def page(doc: dict[str, Any]) -> str:
     body.append("</table></div>")
     body.append(f"<footer>runbook report, generated {pages.when(doc['until'])}</footer>")
     return pages.page("Deployment report", "\n".join(body))
+
+
+#: The images of this many failed pages at most are put in the page (each three thumbnails).
+SHOWN_PAGES = 12
+THUMB_WIDTH = 420
+
+
+def thumbnail(path: str) -> str | None:
+    """The image as a small PNG data URI, or None when it is gone or not an image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.thumbnail((THUMB_WIDTH, THUMB_WIDTH * 4))
+            buffer = io.BytesIO()
+            image.convert("RGB").save(buffer, format="PNG", optimize=True)
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _change_html(change: dict[str, Any]) -> str:
+    """A deploy or rollout: its gates, its visual check's pages, the failed ones' images."""
+    e = html.escape
+    out = [
+        f'<section class="change" id="{e(change["kind"])}-{change["id"]}">'
+        f"<h3>{e(change['kind'])} {change['id']}: {e(str(change['subject']))}, "
+        f"{e(change['status'])}</h3><p>{e(str(change['reason']))} "
+        f'<span class="muted">({e(str(change["operator"]))}, '
+        f"{pages.when(change['created_at'])})</span></p><ul>"
+    ]
+    out += [
+        f"<li>{pages.when(g['at'])} <b>{e(g['kind'])}</b>: {e(g['summary'])}</li>"
+        for g in change["gates"]
+    ]
+    out.append("</ul>")
+    if change["visual_pages"]:
+        out.append(
+            '<div class="scroll"><table class="visual"><tr><th>Wave</th><th>Host</th>'
+            "<th>Page</th><th>HTTP</th><th>Changed</th></tr>"
+        )
+        for p in change["visual_pages"]:
+            out.append(
+                f"<tr><td>{e(str(p.get('wave') or '-'))}</td><td>{e(p['host'])}</td>"
+                f"<td>{e(p['page'])}</td><td>{p['status']}</td>"
+                f'<td class="{"bad" if p["failed"] else "ok"}">{p["changed_share"]:.2%}</td></tr>'
+            )
+        out.append("</table></div>")
+    for p in [p for p in change["visual_pages"] if p["failed"]][:SHOWN_PAGES]:
+        out.append(f"<h4>{e(p['page'])} on {e(p['host'])}: before, after, difference</h4>")
+        out.append('<div class="shots">')
+        for label in ("before", "after", "diff"):
+            uri = thumbnail(p[label])
+            out.append(
+                f'<figure><img src="{uri}" alt="{e(p["page"])} {label}" width="{THUMB_WIDTH}">'
+                f"<figcaption>{label}: <code>{e(p[label])}</code></figcaption></figure>"
+                if uri
+                else f"<figure><figcaption>{label}: <code>{e(p[label])}</code> is gone"
+                "</figcaption></figure>"
+            )
+        out.append("</div>")
+    out.append("</section>")
+    return "\n".join(out)
 
 
 def render(doc: dict[str, Any], fmt: str) -> str:

@@ -10,17 +10,28 @@ more than a small tolerance (anti-aliasing, font hinting); over the threshold, t
 
 from __future__ import annotations
 
+import html
+import re
 import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import httpx
 from PIL import Image, ImageChops, ImageDraw
 
 from runbook.errors import ExitCode, RunbookError
 
-DEFAULT_PAGES = ("/", "/wp-login.php")
+DEFAULT_PAGES = ("/", "/wp-login.php", "sitemap:1")
+#: A `sitemap:N` page: the first N pages the site's sitemap lists (WordPress's own,
+#: /wp-sitemap.xml, served when the site is public).
+SITEMAP = "sitemap:"
+SITEMAP_PATHS = ("/wp-sitemap.xml", "/sitemap.xml")
+#: A sitemap is read up to this size; more is not a sitemap we follow.
+SITEMAP_BYTES = 2 * 1024 * 1024
+_LOC = re.compile(r"<loc>\s*([^<]{1,2000}?)\s*</loc>", re.IGNORECASE)
 WINDOW = (1280, 900)
 #: A channel may move this much (0-255) and still count as the same pixel.
 TOLERANCE = 16
@@ -57,6 +68,76 @@ class Mask:
         if min(x, y) < 0 or min(w, h) <= 0:
             raise RunbookError(f"--visual-mask {text!r}: a rectangle inside the page")
         return cls(x, y, w, h)
+
+
+def check_page(page: str) -> str:
+    """A key page as given: a path on the site, or `sitemap:N`."""
+    if page.startswith(SITEMAP):
+        count = page.removeprefix(SITEMAP)
+        if not count.isdigit() or not 1 <= int(count) <= 20:
+            raise RunbookError(f"--visual-pages {page!r}: sitemap:N with N from 1 to 20")
+        return page
+    if not page.startswith("/") or any(c in page for c in " \t\n#") or len(page) > 500:
+        raise RunbookError(f"--visual-pages {page!r}: a path such as / or /shop/, or sitemap:N")
+    return page
+
+
+def sitemap_locations(text: str, host: str) -> list[str]:
+    """The paths (with their query) of the <loc> entries on `host`, in the sitemap's order;
+    entries elsewhere, or that are not plain paths, are left out."""
+    out = []
+    for raw in _LOC.findall(text):
+        url = urlsplit(html.unescape(raw).strip())
+        if url.scheme not in ("http", "https") or url.netloc.lower() != host.lower():
+            continue
+        path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        try:
+            out.append(check_page(path))
+        except RunbookError:
+            continue
+    return out
+
+
+def _fetch(address: str, host: str, path: str) -> str | None:
+    try:
+        with httpx.stream(
+            "GET",
+            f"http://{address}{path}",
+            headers={"Host": host},
+            timeout=15,
+            follow_redirects=False,
+            trust_env=False,
+        ) as response:
+            if response.status_code != 200:
+                return None
+            body = b""
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > SITEMAP_BYTES:
+                    return None
+    except httpx.HTTPError:
+        return None
+    return body.decode("utf-8", errors="replace")
+
+
+def sitemap_sample(address: str, host: str, count: int) -> list[str]:
+    """The first `count` pages the site's sitemap lists (an index's sitemaps read in order,
+    at most five); [] when the site has none (WordPress serves none for a site hidden from
+    search engines)."""
+    for index_path in SITEMAP_PATHS:
+        text = _fetch(address, host, index_path)
+        if text is None:
+            continue
+        found = sitemap_locations(text, host)
+        if "<sitemapindex" not in text:
+            return found[:count]
+        pages: list[str] = []
+        for sub in found[:5]:
+            pages += sitemap_locations(_fetch(address, host, sub) or "", host)
+            if len(pages) >= count:
+                break
+        return pages[:count]
+    return []
 
 
 def browser() -> str:

@@ -167,6 +167,9 @@ def build_template(cache: Path) -> dict[str, str]:
             "mase_api_token": creds["mase_api_token"],
             "mase_sandbox_fault": "off",
             "permalink_structure": "/%postname%/",
+            # A production site is public: search engines welcome, so WordPress serves its
+            # sitemap (the deploy's visual check samples pages from it).
+            "blog_public": "1",
         }
         env = dict(
             CLEAN_ENV,

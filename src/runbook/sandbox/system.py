@@ -21,6 +21,8 @@ PACKAGES = {
     "php-fpm": "/usr/sbin/php-fpm*",
     "php-cli": "/usr/bin/php",
     "php-mysql": "/etc/php/*/mods-available/mysqli.ini",
+    # SimpleXML and DOM: WordPress needs them for its sitemap, feeds and the REST API's XML.
+    "php-xml": "/etc/php/*/mods-available/simplexml.ini",
     "mariadb-server": "/usr/sbin/mariadbd",
     "mariadb-client": "/usr/bin/mariadb",
     "wordpress": "/usr/share/wordpress/wp-load.php",

@@ -15,6 +15,7 @@ kill; `runbook deploy pause|promote|abort` work as for a rollout.
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,7 +75,11 @@ class DeployOptions:
 
 
 def _visual_plan(
-    ws: Workspace, given: DeployOptions, inventory: Any, order: list[str]
+    given: DeployOptions,
+    inventory: Any,
+    order: list[str],
+    sites: dict[str, str | None],
+    say: Callable[[str], None],
 ) -> dict[str, Any] | None:
     """Where each node's pages are photographed from: its address and its site's host name
     (the inventory's ansible_host and wp_url)."""
@@ -85,8 +90,7 @@ def _visual_plan(
     visual_check.browser()
     masks = [visual_check.Mask.parse(m) for m in given.visual_masks]
     for page in given.visual_pages:
-        if not page.startswith("/") or any(c in page for c in " \t\n#"):
-            raise RunbookError(f"--visual-pages {page!r}: a path such as / or /shop/")
+        visual_check.check_page(page)
     found = inv.host_vars(inventory, given.limit, ("ansible_host", "wp_url", "site"))
     targets = {}
     for host in order:
@@ -106,17 +110,28 @@ def _visual_plan(
             "address": str(values.get("ansible_host") or host),
             "host": urlsplit(url).netloc or str(values.get("site")),
         }
+    # Each site's pages: the fixed ones and a sample of its sitemap, read from its first node
+    # now, so that every wave photographs the same pages.
+    site_pages: dict[str, list[str]] = {}
+    for host in order:
+        site = str(sites[host] or host)
+        if site not in site_pages:
+            site_pages[site] = _site_pages(given.visual_pages, site, targets[host], say)
     return {
         "mode": given.visual,
         "pages": list(given.visual_pages),
+        "site_pages": site_pages,
         "threshold": given.visual_threshold,
         "masks": [vars(m) for m in masks],
         "targets": targets,
     }
 
 
-def start(ws: Workspace, given: DeployOptions, say: Callable[[str], None]) -> int:
-    """Check the package and record the deploy (nothing on any node changes yet)."""
+def _plan(
+    ws: Workspace, given: DeployOptions, say: Callable[[str], None], into: Path
+) -> tuple[dict[str, Any], list[str], Any]:
+    """The package checked (repacked into `into`), the nodes, waves and pages: everything
+    decided before any node changes. Returns the plan, the sites and the resolved targets."""
     profile = ws.profile()
     check_reason(ws.runbook("deploy-wave"), given.reason)
     features = list(given.features_off if given.features_off is not None else profile.flags)
@@ -129,9 +144,7 @@ def start(ws: Workspace, given: DeployOptions, say: Callable[[str], None]) -> in
     found = resolve_targets(ws, given.inventory, given.limit, say)
     order = sorted(found.hosts, key=lambda h: (found.hosts[h] or "", h))
     waves = wave_targets(given.waves, len(order))
-    prepared = packages.prepare(
-        given.package, profile.slug, given.version, state_dir() / "packages"
-    )
+    prepared = packages.prepare(given.package, profile.slug, given.version, into)
     say(f"deploy: {given.package} checked: {profile.slug} {prepared.version} ({prepared.name})")
     deploy = {
         "archive": str(prepared.path),
@@ -142,9 +155,8 @@ def start(ws: Workspace, given: DeployOptions, say: Callable[[str], None]) -> in
         "source": str(given.package),
         "flags_off": {f: False for f in features},
     }
-    visual = _visual_plan(ws, given, found.inventory, order)
     plan = {
-        "visual": visual,
+        "visual": _visual_plan(given, found.inventory, order, found.hosts, say),
         "package": deploy,
         "order": order,
         "sites": {h: found.hosts[h] for h in order},
@@ -153,6 +165,44 @@ def start(ws: Workspace, given: DeployOptions, say: Callable[[str], None]) -> in
         "min_samples": given.min_samples,
         "max_extensions": plans.MAX_EXTENSIONS,
     }
+    return plan, sorted({s for s in found.hosts.values() if s}), found
+
+
+def check(ws: Workspace, given: DeployOptions, say: Callable[[str], None]) -> dict[str, Any]:
+    """`runbook deploy --check`: the package, the plan and every node's preparation (room
+    for the package, the backup, the features off) in Ansible's check mode. Nothing changes
+    on any node, no deploy is recorded (the check run is), the package is not kept."""
+    with tempfile.TemporaryDirectory(prefix="runbook-deploy-check-") as scratch:
+        plan, sites, found = _plan(ws, given, say, Path(scratch))
+        result = run(
+            ws,
+            ws.runbook("deploy-prepare"),
+            {},
+            RunOptions(
+                reason=f"deploy check: {given.reason}",
+                inventory=tuple(str(s) for s in found.inventory.sources),
+                limit=",".join(plan["order"]),
+                check=True,
+                yes=True,
+            ),
+            warn=say,
+            file_on_incident=False,
+            internal_vars={"runbook_deploy": plan["package"]},
+        )
+    plan["package"]["archive"] = None
+    return {
+        "check": True,
+        "sites": sites,
+        "plan": plan,
+        "run_id": result.run_id,
+        "status": result.status,
+        "exit_code": int(result.exit_code),
+    }
+
+
+def start(ws: Workspace, given: DeployOptions, say: Callable[[str], None]) -> int:
+    """Check the package and record the deploy (nothing on any node changes yet)."""
+    plan, sites, found = _plan(ws, given, say, state_dir() / "packages")
     state = {
         "phase": "prepare",
         "wave": 0,
@@ -164,11 +214,11 @@ def start(ws: Workspace, given: DeployOptions, say: Callable[[str], None]) -> in
         "extensions": 0,
         "promote": None,
     }
-    sites = sorted({s for s in found.hosts.values() if s})
+    deploy = plan["package"]
     with ws.store() as store:
         deploy_id = store.start_rollout(
             kind=KIND,
-            subject=str(prepared.version),
+            subject=str(deploy["version"]),
             sites=sites,
             plan=plan,
             state=state,
@@ -179,11 +229,40 @@ def start(ws: Workspace, given: DeployOptions, say: Callable[[str], None]) -> in
         store.add_rollout_event(
             deploy_id,
             "started",
-            f"deploy of {profile.slug} {prepared.version} to {len(order)} nodes in waves "
-            f"{waves}, features off: {', '.join(features) or 'none'}: {given.reason}",
+            f"deploy of {ws.profile().slug} {deploy['version']} to {len(plan['order'])} nodes "
+            f"in waves {plan['waves']}, features off: "
+            f"{', '.join(deploy['flags_off']) or 'none'}: {given.reason}",
             {k: plan[k] for k in ("package", "order", "waves")},
         )
     return deploy_id
+
+
+def _site_pages(
+    given: tuple[str, ...], site: str, target: dict[str, str], say: Callable[[str], None]
+) -> list[str]:
+    """The fixed pages, and in place of `sitemap:N` the first N pages the site's sitemap
+    lists (none, with a warning, when it has no sitemap)."""
+    out: list[str] = []
+    for page in given:
+        if not page.startswith(visual_check.SITEMAP):
+            out.append(page)
+            continue
+        count = int(page.removeprefix(visual_check.SITEMAP))
+        sample = visual_check.sitemap_sample(target["address"], target["host"], count)
+        if not sample:
+            say(
+                f"deploy: the visual check: {site} has no sitemap (WordPress serves none "
+                "for a site hidden from search engines): its other key pages only"
+            )
+        out += [p for p in sample if p not in out]
+    return out
+
+
+def _pages(visual: dict[str, Any], site: str) -> list[str]:
+    """The site's key pages (a record from before sitemap samples: the fixed ones)."""
+    if "site_pages" in visual:
+        return list(visual["site_pages"].get(site, []))
+    return list(visual["pages"])
 
 
 @dataclass
@@ -453,7 +532,7 @@ class DeployDriver(RecordDriver):
                 continue
             target = plan["visual"]["targets"][host]
             shots[site] = {}
-            for page in plan["visual"]["pages"]:
+            for page in _pages(plan["visual"], site):
                 status = self._http(target, page)
                 if not 200 <= status < 400:
                     raise RunbookError(
@@ -467,7 +546,8 @@ class DeployDriver(RecordDriver):
             store.add_rollout_event(
                 self.rollout_id,
                 "visual-before",
-                f"photographed {len(plan['visual']['pages'])} pages of {', '.join(shots)}",
+                "photographed "
+                + "; ".join(f"{site}: {', '.join(taken)}" for site, taken in shots.items()),
                 shots,
             )
 
@@ -482,7 +562,7 @@ class DeployDriver(RecordDriver):
         failed = []
         for host in hosts:
             site, target = plan["sites"][host], visual["targets"][host]
-            for page in visual["pages"]:
+            for page in _pages(visual, site):
                 slug = self._slug(page)
                 status = self._http(target, page)
                 before = self._folder() / "before" / site / f"{slug}.png"

@@ -39,6 +39,11 @@ def build(ws: Workspace, since: str = "24h") -> dict[str, Any]:
             or i["status"] != "resolved"
             or (i.get("resolved_at") or "") >= start
         ]
+        changes = [
+            {**r, "events": store.rollout_events(r["id"])}
+            for r in store.rollouts(200)
+            if r["created_at"] >= start or r["updated_at"] >= start
+        ]
     sites = sorted({s for c in cycles for s in c["sites"]})
     out_sites = {}
     for site in sites:
@@ -80,6 +85,7 @@ def build(ws: Workspace, since: str = "24h") -> dict[str, Any]:
             }
             for r in runs
         ],
+        "changes": [_change(c) for c in changes],
         "incidents": [
             {
                 k: i.get(k)
@@ -87,6 +93,37 @@ def build(ws: Workspace, since: str = "24h") -> dict[str, Any]:
             }
             for i in incidents
         ],
+    }
+
+
+def _change(change: dict[str, Any]) -> dict[str, Any]:
+    """A deploy or rollout of the period: what it was, how it ended, each gate's verdict and
+    the visual check's pages (the images' paths: the HTML report shows the ones that failed)."""
+    gates = [e for e in change["events"] if e["kind"] in ("gate", "visual")]
+    pages = [
+        {**p, "wave": (e["data"] or {}).get("wave")}
+        for e in gates
+        for p in ((e["data"] or {}).get("visual") or e["data"] or {}).get("pages", [])
+    ]
+    threshold = ((change["plan"].get("visual") or {}).get("threshold")) or 0.0
+    for p in pages:
+        p["failed"] = not 200 <= int(p["status"]) < 400 or p["changed_share"] > threshold
+    return {
+        "id": change["id"],
+        "kind": change["kind"],
+        "subject": change["subject"],
+        "status": change["status"],
+        "reason": change["reason"],
+        "operator": change["operator"],
+        "created_at": change["created_at"],
+        "incident_id": change.get("incident_id"),
+        "gates": [
+            {"at": e["at"], "kind": e["kind"], "summary": e["summary"]}
+            for e in change["events"]
+            if e["kind"] in ("gate", "visual", "promoted", "paused", "aborted", "completed")
+        ],
+        "visual_threshold": threshold,
+        "visual_pages": pages,
     }
 
 

@@ -59,8 +59,9 @@ class StartOptions:
     canaries: tuple[str, ...] = ()
 
 
-def start(ws: Workspace, given: StartOptions, say: Callable[[str], None]) -> int:
-    """Record a new rollout (refused while another of the feature runs on these sites)."""
+def _plan(
+    ws: Workspace, given: StartOptions, say: Callable[[str], None]
+) -> tuple[dict[str, Any], list[str], Any]:
     if given.feature not in ws.profile().flags:
         raise RunbookError(
             f"{given.feature!r} is not one of {ws.profile().name}'s feature flags: "
@@ -75,6 +76,43 @@ def start(ws: Workspace, given: StartOptions, say: Callable[[str], None]) -> int
         given.steps, plans.waves(sites, list(given.canaries)), given.analysis, given.min_samples
     )
     plan["hosts"] = {s: sorted(h for h, site in found.hosts.items() if site == s) for s in sites}
+    return plan, sites, found
+
+
+def check(ws: Workspace, given: StartOptions, say: Callable[[str], None]) -> dict[str, Any]:
+    """`runbook rollout start --check`: the plan, and its first write (the first step on the
+    first wave's sites) in Ansible's check mode: what would change, nothing recorded as a
+    rollout (the check run is), nothing written."""
+    plan, sites, found = _plan(ws, given, say)
+    first = plan["waves"][0]
+    result = run(
+        ws,
+        ws.runbook("set-rollout"),
+        {"feature": given.feature, "percent": plan["steps"][0]},
+        RunOptions(
+            reason=f"rollout check: {given.reason}",
+            inventory=tuple(str(s) for s in found.inventory.sources),
+            limit=",".join(h for s in first for h in plan["hosts"][s]),
+            check=True,
+            yes=True,
+        ),
+        warn=say,
+        file_on_incident=False,
+    )
+    return {
+        "check": True,
+        "feature": given.feature,
+        "sites": sites,
+        "plan": plan,
+        "run_id": result.run_id,
+        "status": result.status,
+        "exit_code": int(result.exit_code),
+    }
+
+
+def start(ws: Workspace, given: StartOptions, say: Callable[[str], None]) -> int:
+    """Record a new rollout (refused while another of the feature runs on these sites)."""
+    plan, sites, found = _plan(ws, given, say)
     with ws.store() as store:
         rollout_id = store.start_rollout(
             kind=KIND,
