@@ -93,6 +93,23 @@ def test_database_down_for_every_command(sandbox, wp) -> None:
     assert wp("option", "get", "blogname").returncode == 0
 
 
+def test_db_check_is_mysqlchecks_word(sandbox, wp) -> None:
+    """`wp db check` (WP-CLI's db-command, after_wp_config_load): mysqlcheck's own output, a
+    line per table, then `Success: Database checked.`; with the database down, mysqlcheck's
+    error and its exit code, and no `Error:` line of WP-CLI's."""
+    r = wp("db", "check")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[-1] == "Success: Database checked."
+    tables = dict(line.split() for line in lines[:-1])
+    assert tables["wordpress.wp_options"] == "OK" and set(tables.values()) == {"OK"}
+    with sandbox.broken("db-stop", "beta"):
+        r = wp("db", "check")
+        assert r.returncode == 2 and "Success:" not in r.stdout
+        assert "mysqlcheck: Got error: 2002" in r.stderr
+        assert "Error:" not in r.stderr
+
+
 def test_root_needs_allow_root(wp) -> None:
     r = wp("option", "get", "blogname", allow_root=False)
     assert r.returncode == 1
@@ -230,6 +247,16 @@ def test_plugin_list_json_has_no_trailing_newline(wp) -> None:
     assert r.returncode == 0 and not r.stdout.endswith("\n")
     rows = json.loads(r.stdout)
     assert {"name": "mase", "status": "active", "version": "2.1.0"}.items() <= rows[0].items()
+
+
+def test_plugin_list_reports_a_skipped_plugin_active(wp) -> None:
+    """--skip-plugins keeps the plugin from loading; it is still active in the database, and
+    WP-CLI's list says so (its filters step aside once plugins are loaded)."""
+    r = wp("plugin", "list", "--format=json", "--skip-update-check", "--skip-plugins=mase")
+    assert r.returncode == 0, r.stderr
+    assert {row["name"]: row["status"] for row in json.loads(r.stdout)}["mase"] == "active"
+    active = wp("plugin", "list", "--status=active", "--field=name", "--skip-plugins=mase")
+    assert "mase" in active.stdout.split()
 
 
 def test_core_is_installed(wp) -> None:

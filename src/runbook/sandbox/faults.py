@@ -200,6 +200,13 @@ FAULTS: dict[str, Fault] = {
             "plugin-off",
             _plugin("load"),
         ),
+        Fault(
+            "plugin-frontend",
+            "site",
+            "mase 2.1.0's front-end script throws in the browser (nothing in the logs)",
+            "plugin-off",
+            _plugin("frontend"),
+        ),
         Fault("plugin-off", "site", "no plugin fault", None, _plugin("off")),
     )
 }

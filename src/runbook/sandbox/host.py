@@ -113,6 +113,7 @@ def write_tree(
         paths.root / "home" / ".ssh",
         paths.root / "tmp",
         paths.www / site / "htdocs",
+        paths.www / site / "javascript",
         paths.www / site / "backups",
         paths.wp_content / "plugins",
         paths.wp_content / "themes",
@@ -199,6 +200,10 @@ def create_namespaces(sandbox: Path, node: Node, topology: Topology, paths: Host
     binds = [
         (paths.www, "/var/www"),
         ("/usr/share/wordpress", docroot),
+        # Debian's WordPress links its JavaScript libraries (underscore, jQuery plugins) as
+        # ../../../javascript/...: beside the docroot, as /usr/share/javascript is beside
+        # /usr/share/wordpress, or the login page's scripts fail in the browser.
+        ("/usr/share/javascript", f"/var/www/{site}/javascript"),
         (paths.wp_content, f"{docroot}/wp-content"),
         (paths.root / "wp-config.php", f"{docroot}/wp-config.php"),
         (paths.log, "/var/log"),
@@ -212,7 +217,7 @@ def create_namespaces(sandbox: Path, node: Node, topology: Topology, paths: Host
     script = [f"hostname {node.name}"]
     for src, dst in binds:
         script.append(f"mount --bind '{src}' '{dst}'")
-        if dst == docroot:
+        if dst == docroot or dst.endswith("/javascript"):
             # WordPress core is shared by every host: read-only, with wp-content on top.
             script.append(f"mount -o remount,bind,ro '{dst}'")
     run(

@@ -21,12 +21,21 @@ class WpError(Exception):
         self.rc = rc
         self.stdout = stdout
         self.stderr = stderr
-        said = (stderr or stdout or "").strip().splitlines()
-        # WP-CLI's multi-line errors (YIKES) are identified by their first line.
-        first = said[0] if said else "no output"
+        first = error_line(stderr or stdout or "")
         # Name the command, not every global flag: `wp option get K`, exit code, first line.
         words = [a for a in argv[1:] if not a.startswith("--")][:3]
         super().__init__(f"wp {' '.join(words)} (exit {rc}): {first}")
+
+
+def error_line(said: str) -> str:
+    """What a failed wp said, as one line: its `Error:` line (the real WP-CLI prints PHP's
+    warnings and a fatal's stack trace to stderr before it), else the first line. WP-CLI's
+    multi-line errors (YIKES) are identified by their first line."""
+    lines = [line.strip() for line in said.strip().splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("Error:"):
+            return line
+    return lines[0] if lines else "no output"
 
 
 def wp_argv(

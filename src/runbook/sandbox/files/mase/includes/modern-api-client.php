@@ -35,3 +35,19 @@ add_filter('mase_rest_dispatch', function ($result, $callback, WP_REST_Request $
     }
     return call_user_func($callback, $request);
 }, 10, 3);
+
+/**
+ * The modern preview's front-end script, new in 2.1.0. With the "frontend" fault, 2.1.0 asks
+ * for a script it forgot to ship and then calls into it: the visitor's browser shows a 404
+ * and an uncaught TypeError (PHP and nginx log nothing of it).
+ */
+function mase_modern_preview_script() {
+    if (mase_modern_fault() !== 'frontend' || !mase_feature_enabled('modern_preview_engine')) {
+        return;
+    }
+    $src = plugins_url('assets/modern-preview.js', MASE_DIR . '/mase.php');
+    echo '<script src="' . esc_url($src) . '"></script>' . "\n";
+    echo "<script>window.masePreview.palette.apply(" . wp_json_encode(mase_get_settings()) . ");</script>\n";
+}
+add_action('wp_footer', 'mase_modern_preview_script');
+add_action('login_footer', 'mase_modern_preview_script');
