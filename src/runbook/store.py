@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from runbook import clock
 from runbook.errors import ExitCode, RunbookError
@@ -231,6 +231,21 @@ MIGRATIONS: tuple[str, ...] = (
         run_id      TEXT
     );
     CREATE INDEX rollout_events_at ON rollout_events (rollout_id, at);
+    """,
+    # Investigations: what `runbook investigate` gathered (the bundle on disk), its suspect.
+    """
+    CREATE TABLE investigations (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        at           TEXT NOT NULL,
+        incident_id  INTEGER,
+        since        TEXT NOT NULL,
+        run_id       TEXT,
+        summary      TEXT NOT NULL,
+        suspect      TEXT,                    -- JSON, or NULL when none was found
+        bundle       TEXT,                    -- the evidence bundle's path
+        bundle_sha256 TEXT
+    );
+    CREATE INDEX investigations_incident ON investigations (incident_id, at);
     """,
 )
 
@@ -952,6 +967,49 @@ class Store:
             "VALUES (?, ?, ?, ?, ?, ?)",
             (rollout_id, clock.stamp(), kind, summary, json.dumps(data or {}, default=str), run_id),
         )
+
+    def add_investigation(
+        self,
+        *,
+        incident_id: int | None,
+        since: str,
+        run_id: str | None,
+        summary: str,
+        suspect: dict[str, Any] | None,
+    ) -> int:
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO investigations (at, incident_id, since, run_id, summary, suspect) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    clock.stamp(),
+                    incident_id,
+                    since,
+                    run_id,
+                    summary,
+                    json.dumps(suspect) if suspect is not None else None,
+                ),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def set_investigation_bundle(self, investigation_id: int, bundle: str, sha256: str) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE investigations SET bundle = ?, bundle_sha256 = ? WHERE id = ?",
+                (bundle, sha256, investigation_id),
+            )
+
+    def investigations(self, incident_id: int | None = None) -> list[dict[str, Any]]:
+        """Investigations, newest first (of one incident, when given)."""
+        query, args = "SELECT * FROM investigations", cast(tuple[Any, ...], ())
+        if incident_id is not None:
+            query, args = query + " WHERE incident_id = ?", (incident_id,)
+        out = []
+        for row in self.db.execute(query + " ORDER BY id DESC", args):
+            item = dict(row)
+            item["suspect"] = json.loads(item["suspect"]) if item["suspect"] else None
+            out.append(item)
+        return out
 
     def rollout_events(self, rollout_id: int) -> list[dict[str, Any]]:
         out = []

@@ -26,6 +26,23 @@ class Profile:
     log_prefix: str
     api_prefix: str
     source: Path
+    #: The option holding the plugin's settings (an object), read back by an investigation.
+    settings_option: str | None = None
+    #: Which flag guards which code: a path under the plugin's folder -> a flag.
+    code_flags: tuple[tuple[str, str], ...] = ()
+
+    def options(self) -> list[str]:
+        """The plugin's options an investigation reads back and checks."""
+        return [o for o in (self.flags_option, self.rollout_option, self.settings_option) if o]
+
+    def flag_for(self, path: str) -> str | None:
+        """The flag that guards the code at `path` (a file path as a log names it)."""
+        marker = f"/plugins/{self.slug}/"
+        rel = path.split(marker, 1)[1] if marker in path else path
+        for prefix, flag in self.code_flags:
+            if rel == prefix or rel.startswith(prefix.rstrip("/") + "/"):
+                return flag
+        return None
 
     def as_vars(self) -> dict[str, Any]:
         """The profile as the playbooks read it: the `runbook_target` variable."""
@@ -38,6 +55,7 @@ class Profile:
             "rollback_flags": dict(self.rollback_flags),
             "log_prefix": self.log_prefix,
             "api_prefix": self.api_prefix,
+            "settings_option": self.settings_option,
         }
 
 
@@ -71,7 +89,21 @@ def load(path: Path | None = None) -> Profile:
         for k, v in rollback.items()
     ):
         raise RunbookError(f"target profile {path}: field rollback_flags: flag -> true/false")
+    code_flags = raw.get("code_flags") or {}
+    if not isinstance(code_flags, dict) or not all(
+        isinstance(k, str) and k and ".." not in k and isinstance(v, str) and v in flags
+        for k, v in code_flags.items()
+    ):
+        raise RunbookError(
+            f"target profile {path}: field code_flags: a path under the plugin's folder -> "
+            "one of its flags"
+        )
+    settings = raw.get("settings_option")
+    if settings is not None:
+        settings = text("settings_option")
     return Profile(
+        settings_option=settings,
+        code_flags=tuple(sorted(code_flags.items())),
         slug=slug,
         name=name,
         flags_option=text("flags_option"),

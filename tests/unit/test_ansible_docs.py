@@ -45,7 +45,7 @@ def test_ansible_doc_reads_every_module() -> None:
         assert doc["doc"]["short_description"], name
         assert doc["examples"] and doc["return"], name
     # The WP-CLI options come from one fragment (doc_fragments/runbook_wp.py).
-    for name in ("wp_option_json", "wp_site_caches", "wp_site_info"):
+    for name in ("wp_option_json", "wp_site_caches", "wp_site_info", "wp_investigate_info"):
         options = docs[name]["doc"]["options"]
         assert {"path", "wp_bin", "allow_root", "url"} <= set(options), name
         assert options["path"]["required"] is True

@@ -35,6 +35,8 @@ def test_wheel_ships_the_content_and_finds_it(wheel: Path, tmp_path: Path) -> No
         "runbook/schemas/runbook.schema.json",
         "runbook/ansible/modules/wp_site_info.py",
         "runbook/ansible/module_utils/runbook_wp.py",
+        "runbook/ansible/module_utils/runbook_scrub.py",
+        "runbook/content/playbooks/gather-evidence.yml",
         "runbook/sandbox/files/wp",
         "runbook/sandbox/files/mase/mase.php",
         "runbook/content/targets/default.yml",

@@ -27,6 +27,7 @@ BUILTINS = (
     "report",
     "rollout",
     "deploy",
+    "investigate",
     "sandbox",
 )
 
@@ -165,6 +166,7 @@ def _register() -> None:
         deploy,
         health,
         incident,
+        investigate,
         monitor,
         notify,
         rollout,
@@ -185,6 +187,7 @@ def _register() -> None:
     cli.add_command(monitor.report_cmd)
     cli.add_command(rollout.rollout_cmd)
     cli.add_command(deploy.deploy_cmd)
+    cli.add_command(investigate.investigate_cmd)
     cli.add_command(sandbox.sandbox_cmd)
 
 

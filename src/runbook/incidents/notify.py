@@ -41,6 +41,7 @@ def notify(
         _contacts(levels, incident),
         product=target.name,
     )
+    values["investigations"] = store.investigations(incident_id)
     text = templates.render(template, values, project)
     subject, body = channels.split(text)
     chosen = [c for c in configured if not only or c.name in only]

@@ -88,6 +88,8 @@ def context(
         "incident": incident,
         "events": events,
         "runs": runs,
+        # The incident's investigations, newest first (the caller adds them from the store).
+        "investigations": [],
         "eta": eta,
         "timeframe": incident.get("eta")
         or sla.human(sla.clock(incident, now).resolution_due - now),

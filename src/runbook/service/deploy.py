@@ -22,14 +22,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import httpx
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
 
 from runbook import clock
-from runbook import inventory as inv
 from runbook.errors import ExitCode, RunbookError
 from runbook.execution import RunResult, operator_name
 from runbook.health.evaluate import evaluate
@@ -41,6 +37,7 @@ from runbook.rollout import visual as visual_check
 from runbook.rollout.waves import targets as wave_targets
 from runbook.service import logs
 from runbook.service.driving import RecordDriver, gate_rows
+from runbook.service.nodes import web_targets
 from runbook.service.pages import refresh_status_pages
 from runbook.service.runs import RunOptions, check_reason, run, send_notices
 from runbook.service.runs import targets as resolve_targets
@@ -91,25 +88,7 @@ def _visual_plan(
     masks = [visual_check.Mask.parse(m) for m in given.visual_masks]
     for page in given.visual_pages:
         visual_check.check_page(page)
-    found = inv.host_vars(inventory, given.limit, ("ansible_host", "wp_url", "site"))
-    targets = {}
-    for host in order:
-        values = found.get(host, {})
-        try:
-            url = (
-                SandboxedEnvironment(undefined=StrictUndefined)
-                .from_string(str(values.get("wp_url") or "http://{{ site }}"))
-                .render(**values, inventory_hostname=host)
-            )
-        except TemplateError as exc:
-            raise RunbookError(
-                f"inventory: {host}: wp_url cannot be worked out here ({exc}): the visual "
-                "check needs it to name the site; or pass --visual off"
-            ) from None
-        targets[host] = {
-            "address": str(values.get("ansible_host") or host),
-            "host": urlsplit(url).netloc or str(values.get("site")),
-        }
+    targets = web_targets(inventory, given.limit, order, "the visual check (or pass --visual off)")
     # Each site's pages: the fixed ones and a sample of its sitemap, read from its first node
     # now, so that every wave photographs the same pages.
     site_pages: dict[str, list[str]] = {}

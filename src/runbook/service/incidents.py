@@ -129,6 +129,7 @@ def review(ws: Workspace, incident_id: int, fmt: str = "md") -> str:
             records.runs(incident_id),
             product=ws.profile().name,
         )
+        values["investigations"] = records.store.investigations(incident_id)
     text = templates.render("review", values, ws.project)
     return templates.markdown_to_html(text) if fmt == "html" else text
 

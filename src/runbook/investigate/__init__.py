@@ -1,0 +1,1 @@
+"""What an investigation concludes (analysis) and what the browser shows (browser)."""
