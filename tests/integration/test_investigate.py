@@ -80,6 +80,7 @@ def test_the_rest_fatal_is_the_suspect_and_no_secret_is_kept(fresh, runbook_cli)
     assert alpha["options"]["corrupt"] == [] and alpha["agree"] == []
     assert alpha["flags"]["modern_api_client"] is True and "mase" in alpha["active_plugins"]
     assert all(n["backups"][0]["verified"] for n in alpha["nodes"].values())
+    assert all(n["wp_cli"]["version"] == "2.12.0" for n in alpha["nodes"].values())
     # The bundle: the raw lines of the suspect (its stack trace), and no canary anywhere.
     texts = bundle_texts(doc)
     raw = "".join(v for k, v in texts.items() if k.startswith("logs/"))
@@ -116,7 +117,11 @@ def test_options_corrupted_by_hand_are_reported(fresh, runbook_cli) -> None:
         result.out
     )
     assert "settings not persisting correctly" in result.out
-    doc = runbook_cli("investigate", "--since", "5m", "--no-browser", "--json").json()
+    # The bundle holds the same findings as a document.
+    bundle = result.out.split("Evidence: ", 1)[1].split(" (sha256", 1)[0]
+    with tarfile.open(bundle) as archive:
+        (name,) = [n for n in archive.getnames() if n.endswith("/investigation.json")]
+        doc = json.loads(archive.extractfile(name).read())  # type: ignore[union-attr]
     assert doc["sites"]["alpha"]["options"]["corrupt"] == ["mase_feature_flags"]
     assert doc["sites"]["beta"]["options"]["corrupt"] == []
 

@@ -109,9 +109,12 @@ def _node_line(host: str, node: dict[str, Any]) -> str:
         if newest
         else "none"
     )
+    cli = node.get("wp_cli") or {}
     return (
         f"  {host}: WordPress {node.get('wordpress_version')}, PHP {node.get('php_version')}, "
-        f"plugin {tree.get('version')} ({(tree.get('sha256') or '-')[:12]}); newest backup "
+        f"WP-CLI {cli.get('version') or '?'}"
+        + (" (the sandbox's stand-in)" if "stand-in" in str(cli.get("dir")) else "")
+        + f", plugin {tree.get('version')} ({(tree.get('sha256') or '-')[:12]}); newest backup "
         + backup
     )
 

@@ -51,13 +51,17 @@ def up(topology: Topology, say: Say = _quiet, wp_cli_bin: str | None = None) -> 
     state = load_state(root)
     if state and state.get("complete"):
         problems = check(root, state)
-        if not problems and topology_of(state).to_dict() == topology.to_dict():
+        other_wp = _other_wp_cli(root, wp_cli_bin)
+        if other_wp:
+            say(other_wp)
+        elif not problems and topology_of(state).to_dict() == topology.to_dict():
             # Rewritten all the same: a newer runbook may set more inventory variables.
             creds = json.loads((root / "inventory" / "credentials.json").read_text())
             _write_inventory(root, topology, creds)
             say(f"the sandbox is already up ({len(topology.nodes)} hosts)")
             return state
-        say("the sandbox is up with another shape or is unhealthy: rebuilding it")
+        else:
+            say("the sandbox is up with another shape or is unhealthy: rebuilding it")
     if state or _leftovers(root):
         say("removing what a previous sandbox left behind")
         down(say=say)
@@ -167,16 +171,31 @@ def _check_reachable_by_services(root: Path) -> None:
             )
 
 
+def _wanted_wp_cli(wp_cli_bin: str | None) -> Path:
+    real = wp_cli_bin or os.environ.get("WP_CLI_BIN")
+    if real and not Path(real).is_file():
+        raise RunbookError(f"WP_CLI_BIN={real}: no such file", ExitCode.USAGE)
+    return Path(real) if real else assets.wp_entry_point()
+
+
+def _other_wp_cli(root: Path, wp_cli_bin: str | None) -> str | None:
+    """Why the running sandbox must be rebuilt for the WP-CLI asked for, or None: its hosts
+    run another `wp` (a real one asked for the stand-in, or the other way, or another file)."""
+    wanted = _wanted_wp_cli(wp_cli_bin)
+    try:
+        same = (root / "bin" / "wp").read_bytes() == wanted.read_bytes()
+    except OSError:
+        same = False
+    if same:
+        return None
+    asked = "the stand-in" if wanted == assets.wp_entry_point() else str(wanted)
+    return f"the sandbox's hosts run another WP-CLI than {asked} (WP_CLI_BIN): rebuilding it"
+
+
 def _install_wp(root: Path, wp_cli_bin: str | None) -> None:
     """`wp` on every host: the real WP-CLI when one is given, else the compatible entry point."""
     target = root / "bin" / "wp"
-    real = wp_cli_bin or os.environ.get("WP_CLI_BIN")
-    if real:
-        if not Path(real).is_file():
-            raise RunbookError(f"WP_CLI_BIN={real}: no such file", ExitCode.USAGE)
-        shutil.copy2(real, target)
-    else:
-        shutil.copy2(assets.wp_entry_point(), target)
+    shutil.copy2(_wanted_wp_cli(wp_cli_bin), target)
     target.chmod(0o755)
 
 

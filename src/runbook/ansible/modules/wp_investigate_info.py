@@ -140,6 +140,18 @@ def php_version():
     return out if proc.returncode == 0 and out else None
 
 
+def wp_cli_info(wp):
+    """Which WP-CLI the node runs (`wp cli info`: its version and where it lives; the
+    sandbox's stand-in says it is one)."""
+    try:
+        info = parse_json_output(wp(["cli", "info", "--format=json"]))
+    except (WpError, OSError, ValueError) as exc:
+        return {"error": str(exc)}
+    if not isinstance(info, dict):
+        return {"error": "wp cli info printed no object"}
+    return {"version": info.get("wp_cli_version"), "dir": info.get("wp_cli_dir_path")}
+
+
 def plugin_tree(plugin_dir, slug):
     if not os.path.isdir(plugin_dir):
         return {"present": False}
@@ -279,7 +291,9 @@ def site_facts(wp, params, known):
     try:
         names = [
             n.strip()
-            for n in wp(["plugin", "list", "--status=active", "--field=name"]).splitlines()
+            for n in wp(
+                ["plugin", "list", "--status=active", "--field=name", "--skip-update-check"]
+            ).splitlines()
             if n.strip()
         ]
         site["active_plugins"] = names
@@ -346,6 +360,7 @@ def main():
     node = {
         "wordpress_version": core_version(p["path"]),
         "php_version": php_version(),
+        "wp_cli": wp_cli_info(wp),
         "plugin": p["plugin"],
         "plugin_tree": plugin_tree(plugin_dir, p["plugin"]),
         "backups": backups,
