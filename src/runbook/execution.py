@@ -103,8 +103,12 @@ def ansible_env() -> dict[str, str]:
             # ansible-runner turns host key checking off unless told otherwise: keep it on.
             "ANSIBLE_HOST_KEY_CHECKING": "True",
             "PYTHONDONTWRITEBYTECODE": "1",
+            # The runbook_record callback (enabled by ansible.cfg for plain ansible-playbook
+            # runs) stays quiet: this process keeps the record itself.
+            "RUNBOOK_WRAPPED": "1",
         }
     )
+    env.pop("RUNBOOK_RUN_ID", None)
     env.update(strategy_env())
     return env
 

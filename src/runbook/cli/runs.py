@@ -59,12 +59,26 @@ def runs_cmd(ctx: click.Context, count: int, runbook_name: str | None, as_json: 
 @runs_cmd.command("show")
 @click.argument("run_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def show_run(run_id: str, as_json: bool) -> None:
+@click.option(
+    "--exit-code",
+    "exit_code",
+    is_flag=True,
+    help="Print the run's exit code and exit with it (a CI step after ansible-playbook, "
+    "whose own code a callback cannot change).",
+)
+def show_run(run_id: str, as_json: bool, exit_code: bool) -> None:
     """Show one run: parameters, reason, and each host's outcome.
 
     ID is a run id, any unique prefix of one, or `last` for the newest run.
     """
     run = records.run(_ws(), run_id)
+    if exit_code:
+        code = run["exit_code"]
+        if code is None:
+            click.echo(f"run {run['run_id']} is {run['status']}: it has no exit code yet", err=True)
+            raise click.exceptions.Exit(1)
+        click.echo(str(code))
+        raise click.exceptions.Exit(int(code))
     if as_json:
         click.echo(json.dumps(run, indent=2))
         return
