@@ -48,3 +48,7 @@ fi
 # Pinned (constraints.txt) so that every machine and CI run the same tools.
 .venv/bin/python -m pip install -q -c constraints.txt -e ".${extras}"
 echo "bootstrap: runbook $(.venv/bin/runbook --version | awk '{print $NF}') in .venv" >&2
+# The roles, modules and filters as the runbook.wordpress collection, where this checkout's
+# ansible.cfg looks (./collections): plain ansible-playbook and ansible-lint use it.
+.venv/bin/runbook collection install >/dev/null
+echo "bootstrap: the runbook.wordpress collection in ./collections" >&2

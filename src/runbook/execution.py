@@ -21,12 +21,12 @@ from typing import Any
 
 import yaml
 
-from runbook import clock
+from runbook import clock, collection
 from runbook.catalog import Runbook
 from runbook.errors import ExitCode, RunbookError
 from runbook.events import HostOutcome, RunModel
 from runbook.inventory import Inventory
-from runbook.paths import ansible_plugin_dir, content_dir, private_dir, state_dir
+from runbook.paths import content_dir, private_dir, state_dir
 from runbook.store import Store, process_alive
 
 #: The only variables of the operator's environment that reach Ansible: nothing secret.
@@ -89,14 +89,12 @@ def ansible_env() -> dict[str, str]:
     env["PATH"] = f"{bindir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     env.setdefault("LANG", "C.UTF-8")
     content = content_dir()
-    plugins = ansible_plugin_dir()
     env.update(
         {
             "ANSIBLE_CONFIG": str(content / "ansible.cfg"),
-            "ANSIBLE_ROLES_PATH": str(content / "roles"),
-            "ANSIBLE_LIBRARY": str(plugins / "modules"),
-            "ANSIBLE_MODULE_UTILS": str(plugins / "module_utils"),
-            "ANSIBLE_FILTER_PLUGINS": str(plugins / "filter_plugins"),
+            # The roles, modules and filters: the runbook.wordpress collection, assembled from
+            # this package's content (the same collection ansible-playbook and AWX install).
+            "ANSIBLE_COLLECTIONS_PATH": str(collection.installed()),
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_FORCE_COLOR": "0",
             "ANSIBLE_RETRY_FILES_ENABLED": "0",

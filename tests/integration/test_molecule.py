@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from tests.conftest import REPO
 
+from runbook import collection
+
 ROLES = sorted(
     p.parent.parent.parent.name for p in REPO.glob("roles/*/molecule/default/molecule.yml")
 )
@@ -27,6 +29,8 @@ def test_molecule_scenario(sandbox, role: str) -> None:
     # molecule shells out to ansible-* and to runbook itself: the venv's come first.
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
     env["ANSIBLE_HOST_KEY_CHECKING"] = "True"
+    # The role under test as the playbooks run it: from the collection, assembled from here.
+    env["RUNBOOK_COLLECTIONS_PATH"] = str(collection.installed())
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "molecule"), "test"],
         cwd=REPO / "roles" / role,

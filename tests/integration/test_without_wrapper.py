@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from runbook.errors import ExitCode
 from runbook.sandbox import fleet
 from runbook.store import Store
@@ -17,10 +19,29 @@ from runbook.store import Store
 REPO = Path(__file__).resolve().parents[2]
 
 
-def playbook(sandbox, name: str, *extra: str) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module")
+def collections(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+    """The collection, installed as a CI job installs it (README: Without the wrapper)."""
+    into = tmp_path_factory.mktemp("collections")
+    done = subprocess.run(
+        [sys.executable, "-m", "runbook", "collection", "install", "-p", str(into)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (into / "ansible_collections" / "runbook" / "wordpress" / "MANIFEST.json").is_file()
+    return into
+
+
+def playbook(
+    sandbox, collections: Path, name: str, *extra: str
+) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "RUNBOOK_RUN"))}
     env.pop("RUNBOOK_WRAPPED", None)
     env["USER"] = "ci-runner"
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(collections)
     return subprocess.run(
         [
             str(Path(sys.executable).parent / "ansible-playbook"),
@@ -43,25 +64,32 @@ def runs(state_dir: Path) -> list[dict]:
         return [store.run(r["run_id"]) for r in store.runs(20)]
 
 
-def test_a_ci_job_runs_the_playbooks_and_leaves_the_record(sandbox, runbook_cli, state_dir) -> None:
+def test_a_ci_job_runs_the_playbooks_and_leaves_the_record(
+    sandbox, collections, runbook_cli, state_dir
+) -> None:
     fleet.reset()
     # Read-only: nothing but the inventory.
-    status = playbook(sandbox, "status")
+    status = playbook(sandbox, collections, "status")
     assert status.returncode == 0, status.stdout[-2000:]
     assert "runbook: status: successful (3 ok); exit code 0" in status.stdout
     # A destructive playbook without a reason is refused before anything changes.
-    refused = playbook(sandbox, "p0-rollback")
+    refused = playbook(sandbox, collections, "p0-rollback")
     assert refused.returncode == 2
     assert "needs a reason" in refused.stdout and "-e reason=" in refused.stdout
     # With one (and the operator given, or the CI's user): it runs, the record says who and why.
     done = playbook(
-        sandbox, "p0-rollback", "-e", json.dumps({"reason": "CI: roll back the canary"})
+        sandbox,
+        collections,
+        "p0-rollback",
+        "-e",
+        json.dumps({"reason": "CI: roll back the canary"}),
     )
     assert done.returncode == 0, done.stdout[-3000:]
     shown = runbook_cli("runs", "show", "last", "--exit-code")
     assert (shown.code, shown.out.strip()) == (0, "0")
     flagged = playbook(
         sandbox,
+        collections,
         "set-rollout",
         "-e",
         json.dumps(

@@ -1,5 +1,7 @@
-"""Ansible plugins shipped with runbook: modules, module_utils, filters and callbacks.
+"""Ansible plugins shipped with runbook: modules, module_utils, filters, the doc fragment and
+the record callback.
 
-Ansible loads these by path (ANSIBLE_LIBRARY, ANSIBLE_MODULE_UTILS, ...); the module_utils are
-also plain Python, importable as `runbook.ansible.module_utils.*` for tests.
+They are the runbook.wordpress collection's sources (runbook.collection assembles it; every
+run uses the assembled copy); the module_utils are also plain Python, importable as
+`runbook.ansible.module_utils.*` for the controller and the tests.
 """

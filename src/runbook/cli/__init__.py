@@ -29,6 +29,7 @@ BUILTINS = (
     "deploy",
     "investigate",
     "sandbox",
+    "collection",
 )
 
 
@@ -163,6 +164,7 @@ def cli(ctx: click.Context, project: Path | None, db: Path | None, debug: bool) 
 def _register() -> None:
     from runbook.cli import (
         catalog_cmds,
+        collection,
         deploy,
         health,
         incident,
@@ -189,6 +191,7 @@ def _register() -> None:
     cli.add_command(deploy.deploy_cmd)
     cli.add_command(investigate.investigate_cmd)
     cli.add_command(sandbox.sandbox_cmd)
+    cli.add_command(collection.collection_cmd)
 
 
 _register()

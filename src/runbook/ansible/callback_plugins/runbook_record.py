@@ -53,7 +53,7 @@ except ImportError:  # pragma: no cover - the controller lacks the package
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
-    CALLBACK_NAME = "runbook_record"
+    CALLBACK_NAME = "runbook.wordpress.runbook_record"
     CALLBACK_NEEDS_ENABLED = True
 
     def __init__(self, *args, **kwargs):

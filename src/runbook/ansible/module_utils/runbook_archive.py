@@ -578,7 +578,7 @@ def restore(
     staging_parent = tempfile.mkdtemp(prefix=f"{slug}-staging-{run_id}-", dir=private)
     extract_members(backup["path"], members, staging_parent)
     staged = os.path.join(staging_parent, slug)
-    files, _ = tree_files(staged, slug)
+    files, _staged_version = tree_files(staged, slug)
     # Before the swap: the files, and the symlinks too (a manifest of old lists none).
     if manifest and (
         tree_digest(files) != manifest.get("tree_sha256")
@@ -610,7 +610,7 @@ def restore(
                 result["maintenance_removed"] = True
             except OSError:
                 result["maintenance_removed"] = False
-    _, restored = tree_files(live, slug)
+    _live_files, restored = tree_files(live, slug)
     result["version_after"] = restored
     if expected and restored != expected:
         raise ArchiveError(f"{live}: restored version {restored}, its manifest says {expected}")

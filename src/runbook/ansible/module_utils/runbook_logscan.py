@@ -375,7 +375,7 @@ def parse_access_json(
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    method, _, rest = str(data.get(fields["request"]) or "").partition(" ")
+    method, _unused, rest = str(data.get(fields["request"]) or "").partition(" ")
     rt = data.get(fields["request_time"])
     try:
         seconds = float(rt) if rt not in (None, "", "-") else None
@@ -420,7 +420,7 @@ def parse_access(
     match = ACCESS.match(raw)
     if not match:
         return None
-    _, day, month, year, hh, mm, ss, zone, method, path, status, _, rt = match.groups()
+    _unused, day, month, year, hh, mm, ss, zone, method, path, status, _unused2, rt = match.groups()
     if month not in MONTHS:
         return None
     try:
@@ -503,7 +503,7 @@ def seek_time(
         handle.seek(mid)
         handle.readline(MAX_LINE + 1)  # to the next line start
         found = None
-        for _ in range(probe):
+        for _unused in range(probe):
             pos = handle.tell()
             raw = handle.readline(MAX_LINE + 1)
             if not raw:
@@ -858,19 +858,20 @@ def _fold(
     bodies.clear()
 
 
-def _stamp_time(
-    stamp: bytes,
-    local_tz: datetime.tzinfo,
-    _cache: Dict[bytes, Optional[datetime.datetime]] = {},  # noqa: B006 - a per-process cache
-) -> Optional[datetime.datetime]:
+#: Stamps already read (per process; a stamp without a zone depends on the node's zone).
+_STAMP_TIMES: Dict[Tuple[bytes, datetime.tzinfo], Optional[datetime.datetime]] = {}
+
+
+def _stamp_time(stamp: bytes, local_tz: datetime.tzinfo) -> Optional[datetime.datetime]:
     """The UTC time of a PHP log stamp (`27-Nov-2026 14:05:01 UTC`), or None."""
-    when = _cache.get(stamp)
-    if when is None and stamp not in _cache:
+    key = (stamp, local_tz)
+    when = _STAMP_TIMES.get(key)
+    if when is None and key not in _STAMP_TIMES:
         record = parse_php_head(b"[" + stamp + b"] -", local_tz)
         when = record.time if record is not None else None
-        if len(_cache) > 100_000:
-            _cache.clear()
-        _cache[stamp] = when
+        if len(_STAMP_TIMES) > 100_000:
+            _STAMP_TIMES.clear()
+        _STAMP_TIMES[key] = when
     return when
 
 
@@ -890,7 +891,7 @@ def scan_records(
     """
     current = None
     last_complete = handle.tell()
-    for _, end, raw in read_lines(handle, stop):
+    for _unused, end, raw in read_lines(handle, stop):
         last_complete = end
         if raw is None:
             summary.not_parsed(b"(a line longer than 64 KiB)")
@@ -977,7 +978,7 @@ def access_stats(
     scale = 1e-6 if time_unit == "us" else 1.0
     requests = errors = api = api_errors = unparsed = 0
     times: List[float] = []
-    for _, _, raw in read_lines(handle, stop):
+    for _start, _end, raw in read_lines(handle, stop):
         if raw is None:
             unparsed += 1
             continue
@@ -986,7 +987,7 @@ def access_stats(
             if raw.strip():
                 unparsed += 1
             continue
-        when, _, path, status, rt = parsed
+        when, _method, path, status, rt = parsed
         if rt is not None and not json_fields:
             rt *= scale
         if (since and when < since) or (until and when > until):

@@ -71,7 +71,7 @@ options:
     type: dict
     default: {}
 author:
-  - runbook developers
+  - runbook developers (@runbook)
 """
 
 EXAMPLES = r"""

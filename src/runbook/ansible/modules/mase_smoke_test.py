@@ -36,7 +36,6 @@ options:
   token:
     description: The site's API token (X-MASE-Token), for the settings routes.
     type: str
-    no_log: true
   expected_version:
     description: The plugin version the node must run (node scope).
     type: str
@@ -56,7 +55,7 @@ options:
     type: int
     default: 15
 author:
-  - runbook developers
+  - runbook developers (@runbook)
 """
 
 EXAMPLES = r"""
@@ -147,7 +146,7 @@ def new_fatals(offsets):
 def node_checks(p, http):
     checks = []
     for path in ("/wp-login.php", "/wp-json/"):
-        status, _ = http.call("GET", path)
+        status, _unused = http.call("GET", path)
         checks.append({"name": f"GET {path}", "ok": status == 200, "detail": f"HTTP {status}"})
     if p["expected_version"]:
         version = plugin_version(p["plugin_dir"], os.path.basename(p["plugin_dir"].rstrip("/")))
@@ -199,16 +198,18 @@ def site_checks(p, http):
         return checks
     try:
         colour = "#123456" if original.get("menu_background") != "#123456" else "#654321"
-        status, _ = json_call("POST", "/wp-json/mase/v1/settings", {"menu_background": colour})
-        _, loaded = json_call("GET", "/wp-json/mase/v1/settings")
+        status, _unused = json_call(
+            "POST", "/wp-json/mase/v1/settings", {"menu_background": colour}
+        )
+        _unused, loaded = json_call("GET", "/wp-json/mase/v1/settings")
         seen = loaded.get("menu_background") if isinstance(loaded, dict) else loaded
         check(
             "colour change",
             status == 200 and seen == colour,
             f"saved HTTP {status}, read back {seen!r}",
         )
-        status, _ = json_call("POST", "/wp-json/mase/v1/templates/ocean/apply")
-        _, loaded = json_call("GET", "/wp-json/mase/v1/settings")
+        status, _unused = json_call("POST", "/wp-json/mase/v1/templates/ocean/apply")
+        _unused, loaded = json_call("GET", "/wp-json/mase/v1/settings")
         check(
             "template application",
             status == 200
@@ -219,12 +220,12 @@ def site_checks(p, http):
         )
     finally:
         restore = {k: v for k, v in original.items() if k != "template"}
-        status, _ = json_call(
+        status, _unused = json_call(
             "POST",
             "/wp-json/mase/v1/settings",
             {**restore, "template": original.get("template", "default")},
         )
-        _, loaded = json_call("GET", "/wp-json/mase/v1/settings")
+        _unused, loaded = json_call("GET", "/wp-json/mase/v1/settings")
         check(
             "settings save/load round trip",
             status == 200 and loaded == original,

@@ -31,7 +31,7 @@ options:
     type: int
     default: 10
 author:
-  - runbook developers
+  - runbook developers (@runbook)
 """
 
 EXAMPLES = r"""

@@ -18,7 +18,7 @@ description:
     checks the restored version against the manifest.
   - A backup that fails verification is marked bad (a C(.bad) file beside it) and never chosen
     again; without a named backup the next newest good one is tried.
-  - Needs no WordPress: it works while the plugin fatals on load.
+  - Needs no WordPress, so it works while the plugin fatals on load.
   - When the tree changed, runs C(reload_argv) (a php-fpm reload) so that PHP stops serving the
     replaced code from OPcache; the restore is not done until then.
 options:
@@ -61,7 +61,7 @@ options:
     elements: path
     default: []
 author:
-  - runbook developers
+  - runbook developers (@runbook)
 """
 
 EXAMPLES = r"""
@@ -154,16 +154,16 @@ def main():
             module.fail_json(
                 msg=f"{p['slug']} restored from {result.get('backup')}, but the OPcache reset "
                 f"failed ({' '.join(p['reload_argv'])}, rc {rc}): {(err or out).strip()[:500]}",
-                changed=True,
-                runbook_report={"node": {"restore": result}},
-                **result,
+                **{**result, "changed": True, "runbook_report": {"node": {"restore": result}}},
             )
         result["opcache_reset"] = True
     if p["logs"]:
         result["log_offsets"] = {
             path: os.path.getsize(path) if os.path.exists(path) else 0 for path in p["logs"]
         }
-    module.exit_json(changed=changed, runbook_report={"node": {"restore": result}}, **result)
+    module.exit_json(
+        **{**result, "changed": changed, "runbook_report": {"node": {"restore": result}}}
+    )
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ options:
     type: str
     default: ""
 author:
-  - runbook developers
+  - runbook developers (@runbook)
 """
 
 EXAMPLES = r"""

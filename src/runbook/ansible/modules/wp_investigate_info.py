@@ -70,7 +70,7 @@ options:
 extends_documentation_fragment:
   - runbook_wp
 author:
-  - runbook developers
+  - runbook developers (@runbook)
 """
 
 EXAMPLES = r"""
@@ -240,7 +240,7 @@ def samples_of(params, errors):
             with open(path, "rb") as handle:
                 if since is not None:
                     seek_time(handle, os.path.getsize(path), since, kind)
-                found, _ = records_matching(
+                found, _unused = records_matching(
                     handle, needles, params["sample_lines"], budget, params["scan_bytes"]
                 )
         except OSError as exc:
@@ -269,7 +269,7 @@ def db_check(wp):
     for line in out.splitlines():
         if not line.strip() or line.startswith("Success:"):
             continue
-        head, _, rest = line.partition(" ")
+        head, _unused, rest = line.partition(" ")
         if "." in head and not line.startswith((" ", "\t")) and rest.strip():
             last = head
             tables[head] = rest.strip()

@@ -16,7 +16,7 @@ description:
     the same value and a second run reports no change (WP-CLI compares strictly, order too).
   - Names must match C(^[a-z][a-z0-9_]{0,63}$); values must be booleans (C(kind=flags)) or
     whole numbers 0-100 (C(kind=percentages)). Nothing is written when one is invalid.
-  - Options live in the site's database: run it on one node per site.
+  - Options live in the site's database, so run it on one node per site.
 options:
   option:
     description: The option name.
@@ -41,7 +41,7 @@ options:
 extends_documentation_fragment:
   - runbook_wp
 author:
-  - runbook developers
+  - runbook developers (@runbook)
 """
 
 EXAMPLES = r"""

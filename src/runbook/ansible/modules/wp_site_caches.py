@@ -37,7 +37,7 @@ options:
 extends_documentation_fragment:
   - runbook_wp
 author:
-  - runbook developers
+  - runbook developers (@runbook)
 """
 
 EXAMPLES = r"""

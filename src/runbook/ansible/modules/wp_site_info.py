@@ -13,7 +13,7 @@ description:
     (it works with the database down),
     the plugin's version from its main file's header, the named options through
     C(wp option get --format=json), and the plugin's backups.
-  - Options live in the site's database: ask for them on one node per site.
+  - Options live in the site's database, so ask for them on one node per site.
   - Read-only; never reports C(changed).
 options:
   plugin:
@@ -49,7 +49,7 @@ options:
 extends_documentation_fragment:
   - runbook_wp
 author:
-  - runbook developers
+  - runbook developers (@runbook)
 """
 
 EXAMPLES = r"""
