@@ -167,49 +167,11 @@ def installed() -> Path:
     return path
 
 
-def build(output: Path) -> Path:
-    """The collection's tarball, as `ansible-galaxy collection build` makes it, in `output`."""
-    output.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="runbook-collection-") as scratch:
-        folder = assemble(Path(scratch))
-        galaxy = Path(sys.executable).parent / "ansible-galaxy"
-        proc = subprocess.run(
-            [
-                str(galaxy if galaxy.exists() else "ansible-galaxy"),
-                "collection",
-                "build",
-                str(folder),
-                "--output-path",
-                str(output),
-                "--force",
-            ],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
-            check=False,
-        )
-    if proc.returncode != 0:
-        raise RunbookError(
-            "ansible-galaxy collection build failed: "
-            + (proc.stderr or proc.stdout).strip()[-600:],
-            ExitCode.ENVIRONMENT,
-        )
-    return output / f"{NAMESPACE}-{NAME}-{__version__}.tar.gz"
-
-
-def install(tarball: Path, into: Path) -> None:
-    """`ansible-galaxy collection install TARBALL -p INTO` (offline: a file)."""
+def _galaxy(*args: str) -> None:
+    """ansible-galaxy (the venv's), offline; its own words when it fails."""
     galaxy = Path(sys.executable).parent / "ansible-galaxy"
     proc = subprocess.run(
-        [
-            str(galaxy if galaxy.exists() else "ansible-galaxy"),
-            "collection",
-            "install",
-            str(tarball),
-            "-p",
-            str(into),
-            "--force",
-        ],
+        [str(galaxy if galaxy.exists() else "ansible-galaxy"), "collection", *args],
         capture_output=True,
         text=True,
         env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
@@ -217,7 +179,21 @@ def install(tarball: Path, into: Path) -> None:
     )
     if proc.returncode != 0:
         raise RunbookError(
-            "ansible-galaxy collection install failed: "
+            f"ansible-galaxy collection {args[0]} failed: "
             + (proc.stderr or proc.stdout).strip()[-600:],
             ExitCode.ENVIRONMENT,
         )
+
+
+def build(output: Path) -> Path:
+    """The collection's tarball, as `ansible-galaxy collection build` makes it, in `output`."""
+    output.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="runbook-collection-") as scratch:
+        folder = assemble(Path(scratch))
+        _galaxy("build", str(folder), "--output-path", str(output), "--force")
+    return output / f"{NAMESPACE}-{NAME}-{__version__}.tar.gz"
+
+
+def install(tarball: Path, into: Path) -> None:
+    """`ansible-galaxy collection install TARBALL -p INTO` (offline: a file)."""
+    _galaxy("install", str(tarball), "-p", str(into), "--force")

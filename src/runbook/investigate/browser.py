@@ -6,10 +6,10 @@ address), caches bypassed: the thresholds' "JavaScript errors" row, measured.
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 
 from runbook.errors import ExitCode, RunbookError
+from runbook.rollout import visual
 
 #: Per page: at most this many console messages and failed requests are kept.
 MAX_ITEMS = 50
@@ -18,14 +18,7 @@ TIMEOUT_MS = 20_000
 
 
 def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        raise RunbookError(
-            "the browser check needs Chromium (Debian: apt-get install chromium): install it, "
-            "or pass --no-browser",
-            ExitCode.ENVIRONMENT,
-        )
-    return found
+    return visual.browser("the browser check", "pass --no-browser")
 
 
 def visit(targets: list[dict[str, Any]], pages: list[str]) -> list[dict[str, Any]]:

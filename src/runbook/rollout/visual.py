@@ -140,12 +140,13 @@ def sitemap_sample(address: str, host: str, count: int) -> list[str]:
     return []
 
 
-def browser() -> str:
+def browser(needed_by: str = "the visual check", or_else: str = "pass --visual off") -> str:
+    """The system's Chromium (Debian's `chromium`), or an error saying who needs it."""
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if not found:
         raise RunbookError(
-            "the visual check needs Chromium (Debian: apt-get install chromium): install it, "
-            "or pass --visual off",
+            f"{needed_by} needs Chromium (Debian: apt-get install chromium): install it, "
+            f"or {or_else}",
             ExitCode.ENVIRONMENT,
         )
     return found
