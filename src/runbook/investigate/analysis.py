@@ -15,6 +15,7 @@ from typing import Any
 
 from runbook import clock
 from runbook.health.decisions import MANUAL_TRIGGERS
+from runbook.health.report import merge_top
 
 #: An option larger than this (as JSON) is reported: the plugin writes a few hundred bytes.
 OPTION_BYTES_LIMIT = 64 * 1024
@@ -137,36 +138,24 @@ def disagreements(nodes: Mapping[str, Mapping[str, Any]]) -> list[str]:
 def fingerprints(
     hosts: Mapping[str, Mapping[str, Any]], baseline: Mapping[str, Iterable[str]]
 ) -> list[dict[str, Any]]:
-    """Every top fingerprint of the window over the nodes: count, first and last seen, where,
-    and whether it is new (not in the node's baseline)."""
-    merged: dict[str, dict[str, Any]] = {}
-    for host, logs in sorted(hosts.items()):
-        known = set(baseline.get(host) or ())
-        for fp in (logs or {}).get("top") or []:
-            entry = merged.setdefault(
-                fp["fingerprint"],
-                {
-                    "fingerprint": fp["fingerprint"],
-                    "level": fp["level"],
-                    "count": 0,
-                    "first_seen": fp["first_seen"],
-                    "last_seen": fp["last_seen"],
-                    "sample": fp.get("sample", ""),
-                    "hosts": [],
-                    "logs": [],
-                    "plugin": bool(fp.get("plugin")),
-                    "new": True,
-                },
-            )
-            entry["count"] += int(fp["count"])
-            entry["first_seen"] = min(entry["first_seen"], fp["first_seen"])
-            entry["last_seen"] = max(entry["last_seen"], fp["last_seen"])
-            entry["hosts"].append(host)
-            if fp.get("where") and fp["where"] not in entry["logs"]:
-                entry["logs"].append(fp["where"])
-            if fp["fingerprint"] in known:
-                entry["new"] = False
-    return sorted(merged.values(), key=lambda e: (-e["count"], e["fingerprint"]))
+    """Every top fingerprint of the window over the nodes (merged as `runbook logs top` merges
+    them: counts added, earliest first and latest last sighting), with the logs it was read
+    from, whether it is the plugin's, and whether it is new (not in a node's baseline)."""
+    ordered = {host: logs or {} for host, logs in sorted(hosts.items())}
+    tops = [(host, fp) for host, logs in ordered.items() for fp in logs.get("top") or []]
+    merged = merge_top({host: {"logs": logs} for host, logs in ordered.items()}, len(tops))
+    by_fingerprint = {item["fingerprint"]: item for item in merged}
+    known = {host: set(baseline.get(host) or ()) for host in ordered}
+    for item in merged:
+        item.update(hosts=list(item["hosts"]), logs=[], plugin=False, new=True)
+    for host, fp in tops:
+        item = by_fingerprint[fp["fingerprint"]]
+        if fp.get("where") and fp["where"] not in item["logs"]:
+            item["logs"].append(fp["where"])
+        item["plugin"] = item["plugin"] or bool(fp.get("plugin"))
+        if fp["fingerprint"] in known[host]:
+            item["new"] = False
+    return merged
 
 
 def where_in_code(fingerprint: str) -> tuple[str | None, int | None]:
