@@ -168,7 +168,7 @@ def deploy_cmd(
     deploy_id = service.start(ws, given, _say)
     _drive(
         lambda stop: service.DeployDriver(ws, deploy_id, _say, stop).drive(),
-        (lambda: rollouts.status(ws, deploy_id)[0]) if as_json else None,
+        deploy_id if as_json else None,
     )
 
 
@@ -182,7 +182,7 @@ def resume_cmd(deploy_id: int, as_json: bool) -> None:
     ws = _ws()
     _drive(
         lambda stop: service.resume(ws, deploy_id, _say, stop),
-        (lambda: rollouts.status(ws, deploy_id)[0]) if as_json else None,
+        deploy_id if as_json else None,
     )
 
 

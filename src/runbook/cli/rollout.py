@@ -28,9 +28,9 @@ def _say(message: str) -> None:
     click.echo(message, err=True)
 
 
-def _drive(call: Callable[[threading.Event], int], show: Callable[[], Any] | None = None) -> None:
+def _drive(call: Callable[[threading.Event], int], show: int | None = None) -> None:
     """Run a driver; SIGTERM or Ctrl-C stop it at the next look at the record (resumable).
-    `show` gives the document --json prints at the end, however it ended."""
+    `show`: the rollout or deploy whose status --json prints at the end, however it ended."""
     stop = threading.Event()
     saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
@@ -51,7 +51,7 @@ def _drive(call: Callable[[threading.Event], int], show: Callable[[], Any] | Non
         for sig, handler in saved.items():
             signal.signal(sig, handler)
         if show is not None:
-            click.echo(json.dumps(show(), indent=2, default=str))
+            click.echo(json.dumps(service.status(_ws(), show)[0], indent=2, default=str))
     raise click.exceptions.Exit(code)
 
 
@@ -167,7 +167,7 @@ def start_cmd(
     rollout_id = service.start(ws, given, _say)
     _drive(
         lambda stop: service.Driver(ws, rollout_id, _say, stop).drive(),
-        (lambda: service.status(ws, rollout_id)[0]) if as_json else None,
+        rollout_id if as_json else None,
     )
 
 
@@ -181,7 +181,7 @@ def resume_cmd(rollout_id: int, as_json: bool) -> None:
     ws = _ws()
     _drive(
         lambda stop: service.resume(ws, rollout_id, _say, stop),
-        (lambda: service.status(ws, rollout_id)[0]) if as_json else None,
+        rollout_id if as_json else None,
     )
 
 
