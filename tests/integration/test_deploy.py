@@ -62,20 +62,24 @@ def package(tmp_path: Path, version_: str, breaks: str | None = None) -> Path:
     return out
 
 
-def deploy(runbook_cli, source: Path, *extra: str):  # type: ignore[no-untyped-def]
-    return runbook_cli(
+def deploy_args(source: Path, *extra: str, analysis: str = "4s") -> list[str]:
+    """`runbook deploy` of `source` with the tests' short windows."""
+    return [
         "deploy",
         "--package",
         str(source),
         "--reason",
         "ship it",
         "--analysis",
-        "4s",
+        analysis,
         "--min-samples",
         "5",
         *extra,
-        timeout=600,
-    )
+    ]
+
+
+def deploy(runbook_cli, source: Path, *extra: str):  # type: ignore[no-untyped-def]
+    return runbook_cli(*deploy_args(source, *extra), timeout=600)
 
 
 def events(state_dir: Path) -> list[dict]:
@@ -100,19 +104,7 @@ def fresh(sandbox):
 def test_a_good_package_in_waves(fresh, runbook_cli, state_dir, tmp_path) -> None:
     before = {n: len(list((fresh.root / "hosts" / n).rglob("mase-backup-*.tar.gz"))) for n in NODES}
     proc = Streamed(
-        "deploy",
-        "--package",
-        str(package(tmp_path, "2.1.1")),
-        "--version",
-        "2.1.1",
-        "--waves",
-        "1,50%,100%",
-        "--reason",
-        "ship it",
-        "--analysis",
-        "4s",
-        "--min-samples",
-        "5",
+        *deploy_args(package(tmp_path, "2.1.1"), "--version", "2.1.1", "--waves", "1,50%,100%")
     )
     # Each node's version once each wave is in (its gate's analysis is running).
     seen = []
@@ -182,21 +174,7 @@ def test_a_package_that_fatals_is_caught_by_the_first_wave_and_reverted(
 ) -> None:
     broken = package(tmp_path, "2.1.2", breaks="templates")
     untouched = {n: plugin_tree(fresh, n).joinpath("mase.php").read_text() for n in NODES}
-    proc = Streamed(
-        "deploy",
-        "--package",
-        str(broken),
-        "--reason",
-        "ship it",
-        "--analysis",
-        "6s",
-        "--min-samples",
-        "5",
-        "--waves",
-        "1,100%",
-        "--visual-pages",
-        "/",
-    )
+    proc = Streamed(*deploy_args(broken, "--waves", "1,100%", "--visual-pages", "/", analysis="6s"))
     # Visitors arrive once the first wave is in: only its gate, on their requests, sees it.
     proc.wait_for("wave 1: alpha-1 on 2.1.2")
     with traffic(["alpha", "beta"], rate=30):
