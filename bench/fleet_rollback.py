@@ -26,13 +26,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from scratch import scratch_sandbox
 
 LAYOUTS = {3: (None, None), 10: (5, 2), 30: (15, 2)}
 FLAGS = (
@@ -202,20 +203,11 @@ def main() -> None:
         help="runs of each row per size, the fastest reported (the first pays cold caches)",
     )
     args = parser.parse_args()
-    parent = Path(tempfile.mkdtemp(prefix="runbook-bench-", dir="/var/tmp"))
-    parent.chmod(0o755)
-    os.environ.update(
-        {
-            "RUNBOOK_SANDBOX_DIR": str(parent / "sandbox"),
-            "RUNBOOK_SANDBOX_PREFIX": "rbf",
-            "RUNBOOK_SANDBOX_SUBNET": "10.213.80.0/24",
-            "RUNBOOK_STATE_DIR": str(parent / "state"),
-        }
-    )
     from runbook.sandbox import fleet, topology
 
     rows = []
-    try:
+    with scratch_sandbox("rbf", "10.213.80.0/24") as parent:
+        os.environ["RUNBOOK_STATE_DIR"] = str(parent / "state")
         for size in (int(s) for s in args.sizes.split(",")):
             sites, nodes = LAYOUTS.get(size, (size, 1))
             topo = topology.build(sites, nodes)
@@ -236,9 +228,6 @@ def main() -> None:
                 assert versions(root, topo) == {"2.0.1"}, "the runbook did not roll back"
             rows.append((len(topo.nodes), base, verified, floor, took))
             fleet.down()
-    finally:
-        fleet.down()
-        shutil.rmtree(parent, ignore_errors=True)
     print(
         f"{'hosts':>5} {'baseline s':>10} {'verified s':>10} {'floor s':>8} {'runbook s':>10}"
         f" {'s/host':>7} {'ratio':>6} {'verified':>8} {'floor':>6}"

@@ -20,14 +20,13 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fleet_rollback import LAYOUTS, ansible_floor
+from scratch import scratch_sandbox
 
 
 def cycle(root: Path) -> tuple[float, float, float]:
@@ -62,19 +61,10 @@ def main() -> None:
     parser.add_argument("--sizes", default="3,10,30")
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
-    parent = Path(tempfile.mkdtemp(prefix="runbook-bench-", dir="/var/tmp"))
-    parent.chmod(0o755)
-    os.environ.update(
-        {
-            "RUNBOOK_SANDBOX_DIR": str(parent / "sandbox"),
-            "RUNBOOK_SANDBOX_PREFIX": "rbm",
-            "RUNBOOK_SANDBOX_SUBNET": "10.213.83.0/24",
-        }
-    )
     from runbook.sandbox import fleet, topology, traffic
 
     rows = []
-    try:
+    with scratch_sandbox("rbm", "10.213.83.0/24") as parent:
         for size in (int(s) for s in args.sizes.split(",")):
             sites, nodes = LAYOUTS.get(size, (size, 1))
             topo = topology.build(sites, nodes)
@@ -98,9 +88,6 @@ def main() -> None:
                 floor = min(floor, ansible_floor(root))
             rows.append((len(topo.nodes), first, later, floor, cpu, scan_share))
             fleet.down()
-    finally:
-        fleet.down()
-        shutil.rmtree(parent, ignore_errors=True)
     print(
         f"{'hosts':>5} {'first s':>8} {'next s':>7} {'floor s':>8} {'cpu s/host':>10}"
         f" {'scan share':>10} {'next/floor':>10}"

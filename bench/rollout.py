@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fleet_rollback import LAYOUTS, versions
+from scratch import scratch_sandbox
 
 WAVES = "1,25%,100%"
 
@@ -162,20 +161,11 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,30")
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
-    parent = Path(tempfile.mkdtemp(prefix="runbook-bench-", dir="/var/tmp"))
-    parent.chmod(0o755)
-    os.environ.update(
-        {
-            "RUNBOOK_SANDBOX_DIR": str(parent / "sandbox"),
-            "RUNBOOK_SANDBOX_PREFIX": "rbr",
-            "RUNBOOK_SANDBOX_SUBNET": "10.213.84.0/24",
-        }
-    )
     from runbook.sandbox import fleet, topology
 
-    zipped, tarball = make_package(parent)
     rows = []
-    try:
+    with scratch_sandbox("rbr", "10.213.84.0/24") as parent:
+        zipped, tarball = make_package(parent)
         for size in (int(s) for s in args.sizes.split(",")):
             sites, nodes = LAYOUTS.get(size, (size, 1))
             topo = topology.build(sites, nodes)
@@ -192,9 +182,6 @@ def main() -> None:
                 assert versions(root, topo) == {"2.1.1"}, "runbook deploy did not"
             rows.append((len(topo.nodes), hand, took))
             fleet.down()
-    finally:
-        fleet.down()
-        shutil.rmtree(parent, ignore_errors=True)
     print(f"{'hosts':>5} {'by hand s':>10} {'runbook s':>10} {'s/host':>7} {'ratio':>6}")
     for hosts, hand, took in rows:
         print(f"{hosts:>5} {hand:>10.2f} {took:>10.2f} {took / hosts:>7.3f} {took / hand:>6.2f}")

@@ -9,11 +9,9 @@ relative to the smallest fleet measured in the same run (how the build scales).
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import tempfile
 import time
-from pathlib import Path
+
+from scratch import scratch_sandbox
 
 LAYOUTS = {3: (None, None), 10: (5, 2), 30: (15, 2)}
 
@@ -23,19 +21,10 @@ def main() -> None:
     parser.add_argument("--sizes", default="3,10,30")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    parent = Path(tempfile.mkdtemp(prefix="runbook-bench-", dir="/var/tmp"))
-    parent.chmod(0o755)
-    os.environ.update(
-        {
-            "RUNBOOK_SANDBOX_DIR": str(parent / "sandbox"),
-            "RUNBOOK_SANDBOX_PREFIX": "rbb",
-            "RUNBOOK_SANDBOX_SUBNET": "10.213.79.0/24",
-        }
-    )
     from runbook.sandbox import fleet, topology
 
     rows = []
-    try:
+    with scratch_sandbox("rbb", "10.213.79.0/24"):
         for size in sizes:
             sites, nodes = LAYOUTS.get(size, (size, 1))
             topo = topology.build(sites, nodes)
@@ -46,9 +35,6 @@ def main() -> None:
             fleet.down()
             down = time.perf_counter() - started
             rows.append((len(topo.nodes), len(topo.sites), up, down, state["phases_seconds"]))
-    finally:
-        fleet.down()
-        shutil.rmtree(parent, ignore_errors=True)
     base = rows[0][2] / rows[0][0]
     header = ("hosts", "sites", "up s", "down s", "s/host", "vs first")
     print("{:>5} {:>5} {:>7} {:>7} {:>7} {:>8}  phases (s)".format(*header))
