@@ -579,3 +579,101 @@ def test_scan_node_names_a_bad_source_and_a_bad_window(tmp_path: Path) -> None:
         ls.scan_node([{"path": "/x", "kind": "syslog"}], since="1h", **args)
     with pytest.raises(ls.ScanError):
         ls.scan_node([], since="yesterday-ish", **args)
+
+
+def generated_log(records: int, seed: int) -> bytes:
+    """A debug.log in the shapes PHP and WordPress write, texts repeating as real logs do:
+    stack traces, xdebug frames, a non-UTF-8 line, a control character, CRLF, blank lines,
+    a multi-byte message, an overlong line, and a half-written last line."""
+    import random
+
+    rng = random.Random(seed)
+    start = datetime.datetime(2026, 11, 27, 0, 0, tzinfo=UTC)
+    frames = "".join(f"\n{{stamp}}PHP   {k}. f() /w/a.php:{k}" for k in range(1, 4))
+    # (weight, record): {stamp} and {n} filled in per record; None: a line that is no record.
+    shapes: list[tuple[int, str | None]] = [
+        (40, 'PHP Warning:  Undefined array key "k{n}" in /w/mase/settings.php on line 3'),
+        (20, "PHP Deprecated:  Creation of dynamic property A{n}::$p in /w/a.php on line 3"),
+        (10, "MASE: saved for user {n}"),
+        (5, "PHP Notice:  Überschrift {n} in /w/ä.php on line 1"),
+        (
+            5,
+            "PHP Fatal error:  Uncaught Error: boom in /w/mase/api.php:27\nStack trace:\n"
+            "#0 {{main}}\n  thrown in /w/mase/api.php on line 27",
+        ),
+        (3, "PHP Fatal error:  Uncaught Error: x in /w/a.php:2\n{stamp}PHP Stack trace:" + frames),
+        (15, "WordPress database error Table 'wp_{n}' doesn't exist for query SELECT"),
+        (2, None),
+    ]
+    # Lines no record is: bytes that are not UTF-8, a control character, blank lines, a line
+    # that opens with a bracket; and records the fast path leaves to the regex: a head after
+    # NUL padding (a torn write), a stamp in another time zone (another length).
+    noise = [
+        b"\xff\xfe not text\n",
+        b"ctl \x01 char\n",
+        b"\r\n",
+        b"\n",
+        b"[not a stamp at all] x\n",
+        b"\x00\x00[27-Nov-2026 00:00:00 UTC] PHP Warning:  after a torn write in /w/a.php on line 1\n",
+        b"[27-Nov-2026 01:00:00 Europe/Berlin] PHP Notice:  elsewhere in /w/b.php on line 2\n",
+    ]
+    out = [b"garbage before the first record\n"]
+    for i in range(records):
+        stamp = (start + datetime.timedelta(seconds=i // 7)).strftime("[%d-%b-%Y %H:%M:%S UTC] ")
+        (shape,) = rng.choices([t for _, t in shapes], weights=[w for w, _ in shapes])
+        if shape is None:
+            out.append(rng.choice(noise))
+            continue
+        body = shape.format(stamp=stamp, n=rng.randrange(40))
+        out.append(f"{stamp}{body}\n".encode())
+        if i == records // 3:
+            out.append(b"y" * (ls.MAX_LINE + 5) + b"\n")
+    out.append(b"[27-Nov-2026 23:59:59 UTC] PHP Warning:  half writ")
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_split_scan_reads_a_generated_log_as_the_line_scan_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """The fast path's C-speed tally (texts counted whole, stamps looked up per chunk) and its
+    split across two processes give what the line-by-line scan gives, on small chunks that
+    fold often, split and not split."""
+    path = tmp_path / "debug.log"
+    path.write_bytes(generated_log(20_000, seed))
+    monkeypatch.setattr(ls, "CHUNK", 64 << 10)
+    monkeypatch.setattr(ls, "MAX_BODIES", 300)
+    monkeypatch.setattr(ls, "FEW", 4)
+    slow = ls.Summary(top=500, plugin=MASE)
+    with open(path, "rb") as handle:
+        slow_end = ls.scan_records(handle, "wordpress", slow, "n")
+    results = []
+    for parallel in (1 << 40, 256 << 10):
+        monkeypatch.setattr(ls, "PARALLEL_BYTES", parallel)
+        fast = ls.Summary(top=500, plugin=MASE)
+        with open(path, "rb") as handle:
+            assert ls.fast_scan(handle, "wordpress", fast, "n") == slow_end  # the half line's
+        results.append(fast.result())
+    expected = slow.result()
+    assert expected["records"] > 15_000 and expected["unparsed_lines"] > 100
+    for got in results:
+        for key in ("records", "counts", "plugin_records", "unparsed_lines", "first", "last"):
+            assert got[key] == expected[key], key
+        assert got["top"] == expected["top"]
+        assert got["distinct_fingerprints"] == expected["distinct_fingerprints"]
+
+
+def test_a_split_scan_whose_second_process_dies_reads_that_half_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "debug.log"
+    path.write_bytes(generated_log(5_000, 3))
+    whole = ls.Summary(top=500)
+    with open(path, "rb") as handle:
+        ls.fast_scan(handle, "php", whole, "n")
+    monkeypatch.setattr(ls, "PARALLEL_BYTES", 64 << 10)
+    monkeypatch.setattr(ls.pickle, "dump", lambda *a, **k: os._exit(9))  # the child dies
+    split = ls.Summary(top=500)
+    with open(path, "rb") as handle:
+        ls.fast_scan(handle, "php", split, "n")
+    assert split.result() == whole.result()

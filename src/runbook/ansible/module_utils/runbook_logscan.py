@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import io
 import json
+import operator
 import os
+import pickle
 import re
+from collections import Counter
 from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Tuple
 
 MAX_LINE = 64 * 1024  # longer lines are counted as unparsed and skipped without being kept
@@ -664,6 +668,31 @@ class Summary:
         entry["first_seen"] = min(entry["first_seen"], first_iso)
         entry["last_seen"] = max(entry["last_seen"], last_iso)
 
+    def merge(self, later: "Summary") -> None:
+        """Add the summary of the lines after this one's (a split scan's second half), as if
+        one scan had read both. Past max_fingerprints the two halves may drop different ones."""
+        self.records += later.records
+        for key, count in later.counts.items():
+            self.counts[key] = self.counts.get(key, 0) + count
+        self.plugin_records += later.plugin_records
+        self.unparsed += later.unparsed
+        self.unparsed_samples.extend(later.unparsed_samples[: 5 - len(self.unparsed_samples)])
+        self.overlong += later.overlong
+        self.first = min(filter(None, (self.first, later.first)), default=None)
+        self.last = max(filter(None, (self.last, later.last)), default=None)
+        self.dropped_fingerprints += later.dropped_fingerprints
+        for fp, entry in later.fingerprints.items():
+            mine = self.fingerprints.get(fp)
+            if mine is None:
+                if len(self.fingerprints) >= self.max_fingerprints:
+                    self.dropped_fingerprints += entry["count"]
+                    continue
+                self.fingerprints[fp] = entry
+                continue
+            mine["count"] += entry["count"]
+            mine["first_seen"] = min(mine["first_seen"], entry["first_seen"])
+            mine["last_seen"] = max(mine["last_seen"], entry["last_seen"])
+
     def result(self) -> Dict[str, Any]:
         top = sorted(self.fingerprints.values(), key=lambda e: (-e["count"], e["fingerprint"]))
         return {
@@ -707,13 +736,26 @@ def malformed(line: bytes) -> bool:
     return bool(MALFORMED.search(line)) or not _valid_utf8(line)
 
 
+def _may_hold_overlong(part: bytes) -> bool:
+    """Whether `part` may hold a line longer than MAX_LINE: a line that long covers a whole
+    aligned window of half that size, so a window without a newline is the only suspect
+    (a few str.find calls per chunk instead of splitting it into lines)."""
+    if len(part) <= MAX_LINE:
+        return False
+    window = MAX_LINE // 2
+    return any(
+        part.find(b"\n", start, start + window) == -1
+        for start in range(0, len(part) - window + 1, window)
+    )
+
+
 def _unparsed_in(part: bytes, seen_head: bool, samples: List[bytes]) -> Tuple[int, bool]:
     """Unparsed lines of `part` (whole lines): every non-blank line before the file's first
     record, and after it the malformed ones only; the rest continue the record above them
     (stack traces, multi-line SQL, print_r output, a driver's second line)."""
     unparsed = 0
     rest = part
-    if len(part) > MAX_LINE:
+    if _may_hold_overlong(part):
         # Lines too long to be a record are unparsed wherever they stand, as the line scan
         # counts them; a chunk holds at most a few, so this is rare work.
         lengths = [len(line) for line in part.split(b"\n")]
@@ -731,22 +773,173 @@ def _unparsed_in(part: bytes, seen_head: bool, samples: List[bytes]) -> Tuple[in
         samples.extend(lost[:5])
         rest = b"" if first is None else part[first.start() :]
         seen_head = first is not None
-    if MALFORMED.search(rest) or not _valid_utf8(rest):  # rare: only then line by line
+    # Printable ASCII, tab, CR and LF deleted leave nothing in a clean chunk: that test runs
+    # at ~2 GB/s, the control-character regex and the UTF-8 decode only when something is left.
+    if rest.translate(None, PLAIN_TEXT) and (MALFORMED.search(rest) or not _valid_utf8(rest)):
         bad = [ln for ln in rest.split(b"\n") if malformed(ln) and not PHP_HEAD_START.match(ln)]
         unparsed += len(bad)
         samples.extend(bad[:5])
     return unparsed, seen_head
 
 
-def _count_continuations(part: bytes) -> int:
-    """Lines of `part` (which starts at a line start) that continue a record: bytes.count
-    of each prefix after a newline runs at memory speed, a multiline regex did not."""
-    total = sum(part.count(b"\n" + prefix) for prefix in CONTINUATIONS)
-    return total + (1 if part.startswith(CONTINUATIONS) else 0)
-
-
+PLAIN_TEXT = bytes(range(0x20, 0x7F)) + b"\t\r\n"
 CHUNK = 1 << 20
 MAX_BODIES = 100_000
+#: A window at least this long is split across two processes where the node has two CPUs.
+PARALLEL_BYTES = 32 << 20
+# A record head's stamp, brackets and the space after them included.
+STAMP = re.compile(
+    rb"\[\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}:\d{2}(?: [A-Za-z0-9_/+:\-]+)?\] "
+)
+# A record head's text alone (the stamp matched, not kept): one object per record.
+FAST_BODY = re.compile(
+    rb"^\x00*\[\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}:\d{2}(?: [A-Za-z0-9_/+:\-]+)?\] "
+    rb"([^\n]{0,4096})",
+    re.MULTILINE,
+)
+
+
+#: Up to this many texts are looked up in a chunk one by one (str.find); more, in one pass.
+FEW = 32
+_FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
+
+
+class _Tally:
+    """Record texts tallied over whole-line chunks of one file, at C speed: counts with
+    Counter.update, and a text's first stamp looked up only when the text is new. The last
+    stamps are looked up at the fold, walking the chunks back from the newest until every
+    text was found (real logs repeat: a few chunks), so no per-record stamp is ever kept."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.counts: Counter[bytes] = Counter()
+        self.first: Dict[bytes, bytes] = {}
+        #: (offset, length) of each chunk with records; the last one's bytes while in hand.
+        self.chunks: List[Tuple[int, int]] = []
+        self.current: bytes = b""
+
+    def add(self, part: bytes, offset: int) -> None:
+        found = _heads(part)
+        if found is None:
+            pairs = FAST_HEAD.findall(part)
+            bodies, stamps = list(map(_SECOND, pairs)), list(map(_FIRST, pairs))
+        else:
+            heads, cut = found
+            bodies, stamps = [line[cut:] for line in heads], []
+        if not bodies:
+            return
+        self.chunks.append((offset, len(part)))
+        self.current = part
+        known = len(self.counts)
+        self.counts.update(bodies)
+        if len(self.counts) != known:
+            # New texts, in the order they first appear (which text samples a fingerprint).
+            new = set(bodies).difference(self.first)
+            if len(new) > FEW:  # a scan's first chunks: one pass over the chunk's stamps
+                if found is not None:
+                    stamps = [line[1 : cut - 2] for line in heads]
+                firsts = dict(zip(reversed(bodies), reversed(stamps)))  # noqa: B905 (same length)
+                for body in dict.fromkeys(bodies):
+                    if body in new:
+                        self.first[body] = firsts[body]
+            else:
+                for _at, body, stamp in sorted(_stamp_of(part, b, last=False) for b in new):
+                    self.first[body] = stamp
+
+    def chunk(self, number: int) -> bytes:
+        """A chunk's bytes again: in hand if it is the newest, else read back (logs only grow
+        at the end, so the bytes are the ones tallied)."""
+        if number == len(self.chunks) - 1:
+            return self.current
+        offset, length = self.chunks[number]
+        here = self.handle.tell()
+        try:
+            self.handle.seek(offset)
+            return self.handle.read(length)
+        finally:
+            self.handle.seek(here)
+
+    def entries(self) -> Iterator[Tuple[bytes, int, bytes, bytes]]:
+        """(text, count, first stamp, last stamp) of every text, in first-seen order."""
+        last: Dict[bytes, bytes] = {}
+        missing = set(self.first)
+        for number in range(len(self.chunks) - 1, -1, -1):
+            if not missing:
+                break
+            data = self.chunk(number)
+            if len(missing) > FEW:
+                stamps = _stamps(data, last=True)
+                for body in missing.intersection(stamps):
+                    last[body] = stamps[body]
+            else:
+                for body in missing:
+                    stamp = _stamp_of(data, body, last=True)[2]
+                    if stamp:
+                        last[body] = stamp
+            missing.difference_update(last)
+        for body, first in self.first.items():
+            # Not found again: the file changed under us (copy-truncate); the first stands.
+            yield body, self.counts[body], first, last.get(body, first)
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def clear(self) -> None:
+        self.counts.clear()
+        self.first.clear()
+        self.chunks.clear()
+        self.current = b""
+
+
+def _heads(part: bytes) -> Optional[Tuple[List[bytes], int]]:
+    """The record heads of `part` (whole lines) and their stamps' length, found without a
+    regex: the lines are split in C and the heads picked by their first byte. Only when every
+    head's stamp has the same length and each distinct stamp (one a second, not one a record)
+    is a real one; None for anything else (NUL-padded heads, stamps of mixed lengths, a text
+    over 4096 bytes), which is left to the regex."""
+    if b"\x00" in part:
+        return None
+    heads = [line for line in part.split(b"\n") if line[:1] == b"["]
+    if not heads:
+        return heads, 0
+    cut = heads[0].find(b"] ") + 2
+    if cut <= 2 or max(map(len, heads)) > cut + 4096:
+        return None
+    stamps = set(map(operator.itemgetter(slice(0, cut)), heads))
+    if not all(STAMP.fullmatch(stamp) for stamp in stamps):
+        return None
+    return heads, cut
+
+
+def _stamps(part: bytes, last: bool) -> Dict[bytes, bytes]:
+    """Each text's first (or last) stamp in `part`, in one pass (dict keeps the last value)."""
+    found = _heads(part)
+    if found is None:
+        pairs = FAST_HEAD.findall(part)
+        bodies, stamps = list(map(_SECOND, pairs)), list(map(_FIRST, pairs))
+    else:
+        heads, cut = found
+        bodies = [line[cut:] for line in heads]
+        stamps = [line[1 : cut - 2] for line in heads]
+    if not last:
+        bodies.reverse()
+        stamps.reverse()
+    return dict(zip(bodies, stamps))  # noqa: B905 (same length; 3.9 has no strict)
+
+
+def _stamp_of(part: bytes, body: bytes, last: bool) -> Tuple[int, bytes, bytes]:
+    """(where, body, stamp) of the first (or last) record head in `part` whose text is
+    `body`."""
+    needle = b"] " + body
+    at = part.rfind(needle) if last else part.find(needle)
+    while at >= 0:
+        line = part.rfind(b"\n", 0, at) + 1
+        head = FAST_HEAD.match(part, line)
+        if head is not None and head.start(2) == at + 2 and head.group(2) == body:
+            return at, body, head.group(1)
+        at = part.rfind(needle, 0, at) if last else part.find(needle, at + 1)
+    # Not found: the chunk changed under us (a copy-truncate mid-scan); the first stamp stands.
+    return len(part), body, b""
 
 
 def fast_scan(
@@ -762,12 +955,99 @@ def fast_scan(
 
     Record heads are found over 1 MB chunks by one compiled pattern; records are tallied by
     their exact text, and each distinct text is parsed and fingerprinted once (in batches of
-    at most MAX_BODIES, so memory stays bounded). Returns the offset after the last complete
-    line. Same counts and fingerprints as `scan_records`; the window must start at the handle
-    (seek_time) and run to the end of the file.
+    at most MAX_BODIES, so memory stays bounded). A window of PARALLEL_BYTES or more is split
+    at a record head near its middle and the second half scanned by a forked process, on a
+    node with two CPUs. Returns the offset after the last complete line. Same counts and
+    fingerprints as `scan_records`; the window must start at the handle (seek_time) and run
+    to the end of the file.
     """
-    bodies: Dict[bytes, List[Any]] = {}
-    tally = [0, 0]  # unparsed lines; whether the file's first record was seen
+    start = handle.tell()
+    split = _split_point(handle, start, stop)
+    if split is None:
+        return _scan_range(handle, kind, summary, where, local_tz, stop, final_line)
+    middle, other = split
+    with other:
+        reader, writer = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the second half, into a summary of its own sent back whole
+            status = 1
+            try:
+                os.close(reader)
+                half = Summary(summary.top, summary.max_fingerprints, summary.plugin)
+                other.seek(middle)
+                end = _scan_range(other, kind, half, where, local_tz, stop, final_line)
+                state = {k: v for k, v in vars(half).items() if k != "plugin"}
+                with os.fdopen(writer, "wb") as out:
+                    pickle.dump((end, state), out, protocol=pickle.HIGHEST_PROTOCOL)
+                status = 0
+            finally:
+                os._exit(status)  # never back into the caller's code (an Ansible module)
+        os.close(writer)
+        handle.seek(start)
+        _scan_range(handle, kind, summary, where, local_tz, middle, True)
+        with os.fdopen(reader, "rb") as answer:
+            sent = answer.read()
+        _, status = os.waitpid(pid, 0)
+        half = Summary(summary.top, summary.max_fingerprints, summary.plugin)
+        if status == 0 and sent:
+            # Our own child's bytes, over our own pipe: nothing from outside.
+            end, state = pickle.loads(sent)  # noqa: S301
+            vars(half).update(state)
+        else:  # the child failed (killed, out of memory): the second half read here instead
+            other.seek(middle)
+            end = _scan_range(other, kind, half, where, local_tz, stop, final_line)
+    summary.merge(half)
+    handle.seek(end)
+    return end
+
+
+def _split_point(
+    handle: BinaryIO, start: int, stop: Optional[int]
+) -> Optional[Tuple[int, BinaryIO]]:
+    """A record head near the middle of the window, and a second handle on the same file;
+    None when the window is small, the node has one CPU or the handle is not a file."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    if cpus < 2:
+        return None
+    try:
+        end = stop if stop is not None else os.fstat(handle.fileno()).st_size
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return None
+    if end - start < PARALLEL_BYTES:
+        return None
+    here = handle.tell()
+    try:
+        handle.seek(start + (end - start) // 2)
+        probe = handle.read(CHUNK)
+    finally:
+        handle.seek(here)
+    for head in FAST_HEAD.finditer(probe):
+        if head.start() > 0 and probe[head.start() - 1 : head.start()] == b"\n":
+            if XDEBUG_FRAME.match(head.group(2)):
+                continue
+            try:  # its own offset, not a dup sharing this one's
+                other = open(f"/proc/self/fd/{handle.fileno()}", "rb")  # noqa: SIM115
+            except OSError:
+                return None
+            return start + (end - start) // 2 + head.start(), other
+    return None
+
+
+def _scan_range(
+    handle: BinaryIO,
+    kind: str,
+    summary: Summary,
+    where: str,
+    local_tz: datetime.tzinfo,
+    stop: Optional[int],
+    final_line: bool,
+) -> int:
+    """fast_scan's work on one process: from the handle's offset to `stop` (or the end)."""
+    tally = _Tally(handle)
+    flags = [0, 0]  # unparsed lines; whether the file's first record was seen
     samples: List[bytes] = []
     carry = b""
     offset = handle.tell()
@@ -775,56 +1055,54 @@ def fast_scan(
         block = handle.read(CHUNK if stop is None else min(CHUNK, stop - offset))
         if not block:
             break
+        data = carry + block if carry else block
+        begins = offset - len(carry)
         offset += len(block)
-        data = carry + block
         cut = data.rfind(b"\n")
         if cut < 0:
             carry = data if len(data) <= MAX_LINE else b"\0"  # an overlong line: unparsed
             continue
-        part, carry = data[: cut + 1], data[cut + 1 :]
-        _fast_part(part, bodies, tally, samples)
-        if len(bodies) >= MAX_BODIES:
-            _fold(bodies, kind, summary, where, local_tz)
+        if carry or cut == len(data) - 1:
+            part, carry = data[: cut + 1], data[cut + 1 :]
+        else:
+            # The chunk's unfinished last line is read again with the next chunk: one copy of
+            # the chunk less than carrying it over and joining it to the next.
+            part = data[: cut + 1]
+            handle.seek(cut + 1 - len(data), io.SEEK_CUR)
+            offset -= len(data) - cut - 1
+        _fast_part(part, begins, tally, flags, samples)
+        if len(tally) >= MAX_BODIES:
+            _fold(tally, kind, summary, where, local_tz)
     if final_line and carry and carry != b"\0":
         # A last line without its newline (still being written) is counted in a window's scan,
         # as the line scan counts it. An incremental scan (final_line=False) leaves it for the
         # next one, which reads it whole: the offset stays before it either way.
-        _fast_part(carry + b"\n", bodies, tally, samples)
-    _fold(bodies, kind, summary, where, local_tz)
+        _fast_part(carry + b"\n", offset - len(carry), tally, flags, samples)
+    _fold(tally, kind, summary, where, local_tz)
     for line in samples[:5]:
         summary.not_parsed(line, 0)
-    summary.not_parsed(None, tally[0])
+    summary.not_parsed(None, flags[0])
     return offset - len(carry)
 
 
 def _fast_part(
-    part: bytes, bodies: Dict[bytes, List[Any]], tally: List[int], tally_samples: List[bytes]
+    part: bytes, offset: int, tally: _Tally, flags: List[int], tally_samples: List[bytes]
 ) -> None:
-    """Tally whole lines (`part` ends with a newline): records by their text, and the
-    unparsed lines (as the line scan judges them)."""
+    """Tally whole lines (`part`, at `offset` in the file, ends with a newline): records by
+    their text, and the unparsed lines (as the line scan judges them)."""
     samples: List[bytes] = []
-    unparsed, seen = _unparsed_in(part, bool(tally[1]), samples)
+    unparsed, seen = _unparsed_in(part, bool(flags[1]), samples)
     tally_samples.extend(samples[: max(0, 5 - len(tally_samples))])
-    tally[0] += unparsed
-    tally[1] = int(seen)
-    heads = FAST_HEAD.findall(part)
-    get = bodies.get
-    for stamp, body in heads:
-        if XDEBUG_FRAME.match(body):  # a frame of the record above: not a record
-            continue
-        entry = get(body)
-        if entry is None:
-            bodies[body] = [1, stamp, stamp]
-        else:
-            entry[0] += 1
-            entry[2] = stamp
+    flags[0] += unparsed
+    flags[1] = int(seen)
+    tally.add(part, offset)
 
 
 QUOTED = re.compile(rb"'[^']*'|\"[^\"]*\"")
 
 
 def _fold(
-    bodies: Dict[bytes, List[Any]],
+    tally: _Tally,
     kind: str,
     summary: Summary,
     where: str,
@@ -833,7 +1111,9 @@ def _fold(
     """Parse and fingerprint each distinct text once, texts that differ only inside quotes
     (which the fingerprint normalises anyway) once between them."""
     alike: Dict[bytes, List[Any]] = {}
-    for body, (count, first, last) in bodies.items():
+    for body, count, first, last in tally.entries():
+        if XDEBUG_FRAME.match(body):  # a frame of the record above: not a record
+            continue
         first_time = _stamp_time(first, local_tz)
         last_time = first_time if last == first else _stamp_time(last, local_tz)
         if first_time is None or last_time is None:  # a stamp no calendar has
@@ -855,7 +1135,7 @@ def _fold(
         if kind == "wordpress":
             head.source = "wordpress"
         summary.add_many(head, count, first_time, last_time, where)
-    bodies.clear()
+    tally.clear()
 
 
 #: Stamps already read (per process; a stamp without a zone depends on the node's zone).
