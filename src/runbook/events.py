@@ -135,9 +135,14 @@ class RunModel:
         if not isinstance(res, dict):
             res = {}
         task = data.get("task")
-        report = res.get("runbook_report")
-        if isinstance(report, dict) and kind in ("runner_on_ok", "runner_on_failed"):
-            self._report(state, report)
+        if kind in ("runner_on_ok", "runner_on_failed"):
+            # A looped task (feature_flags' options) reports each item's part in `results`.
+            results = res.get("results")
+            items: list[Any] = results if isinstance(results, list) else []
+            for part in [res, *items]:
+                report = part.get("runbook_report") if isinstance(part, dict) else None
+                if isinstance(report, dict):
+                    self._report(state, report)
         if kind == "runner_on_ok":
             state.ok += 1
             if res.get("changed"):
@@ -175,7 +180,13 @@ class RunModel:
             state.report.update(node)
         site = report.get("site")
         if isinstance(site, dict) and state.site:
-            self.site_reports.setdefault(state.site, {}).update(site)
+            known = self.site_reports.setdefault(state.site, {})
+            for key, value in site.items():
+                # Two options changed in one run (flags, then percentages) are both kept.
+                if isinstance(value, dict) and isinstance(known.get(key), dict):
+                    known[key] = {**known[key], **value}
+                else:
+                    known[key] = value
 
     def _stats(self, data: dict[str, Any]) -> None:
         """Ansible's own totals are authoritative once they arrive."""

@@ -83,6 +83,19 @@ def test_reports_fold_into_node_and_site() -> None:
     assert model.site_reports["b"] == {"errors": ["db down"]}
 
 
+def test_a_looped_tasks_items_report_and_two_options_changed_are_both_kept() -> None:
+    """feature_flags writes the flags and the percentages in one looped task: its reports
+    come in `results`, and the second option's change replaced the first's in the record."""
+
+    def changed(option: str) -> dict[str, object]:
+        return {"runbook_report": {"site": {"options_changed": {option: {"after": {}}}}}}
+
+    model = model_with(
+        ev("runner_on_ok", "a-1", task="t", res={"results": [changed("flags"), changed("pct")]}),
+    )
+    assert set(model.site_reports["a"]["options_changed"]) == {"flags", "pct"}
+
+
 def test_exit_codes_follow_hosts_not_rc() -> None:
     ok = model_with(*(ev("runner_on_ok", h, task="t", res={}) for h in ("a-1", "a-2", "b-1")))
     assert exit_code_for(ok, "successful", False) == ("successful", ExitCode.OK)

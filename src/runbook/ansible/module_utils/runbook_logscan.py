@@ -788,9 +788,7 @@ MAX_BODIES = 100_000
 #: A window at least this long is split across two processes where the node has two CPUs.
 PARALLEL_BYTES = 32 << 20
 # A record head's stamp, brackets and the space after them included.
-STAMP = re.compile(
-    rb"\[\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}:\d{2}(?: [A-Za-z0-9_/+:\-]+)?\] "
-)
+STAMP = re.compile(rb"\[\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}:\d{2}(?: [A-Za-z0-9_/+:\-]+)?\] ")
 # A record head's text alone (the stamp matched, not kept): one object per record.
 FAST_BODY = re.compile(
     rb"^\x00*\[\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}:\d{2}(?: [A-Za-z0-9_/+:\-]+)?\] "

@@ -183,3 +183,16 @@ def core_version(wp_root: str) -> Optional[str]:
     except (OSError, UnicodeDecodeError):
         return None
     return match.group(1) if match else None
+
+
+def flush_site_caches(
+    wp: Callable[[List[str]], str], transients: bool, actions: List[Dict[str, str]]
+) -> None:
+    """`wp cache flush` and, with `transients`, `wp transient delete --all`: each appended
+    to `actions` with what WP-CLI said; raises WpError at the first that fails."""
+    commands = [["cache", "flush"]]
+    if transients:
+        commands.append(["transient", "delete", "--all"])
+    for command in commands:
+        said = wp(command).strip()
+        actions.append({"command": "wp " + " ".join(command), "said": said})

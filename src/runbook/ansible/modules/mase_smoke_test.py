@@ -54,6 +54,25 @@ options:
     description: Seconds per HTTP request.
     type: int
     default: 15
+  release_lock:
+    description:
+      - Release the site's lock this run holds on this node once the checks are done, passed or
+        failed, as M(runbook.wordpress.site_lock) with C(state=absent) does (one round trip less
+        at the end of a run). A lock another run holds is left.
+    type: dict
+    suboptions:
+      lock_dir:
+        description: Where lock files live on the node.
+        type: path
+        default: /var/lib/runbook/locks
+      site:
+        description: The site whose lock to release.
+        type: str
+        required: true
+      run_id:
+        description: The run that took it.
+        type: str
+        required: true
 author:
   - runbook developers (@runbook)
 """
@@ -77,6 +96,10 @@ verification_failed:
   description: True when a check failed.
   type: bool
   returned: always
+lock_released:
+  description: True when this run's lock on the site was released here.
+  type: bool
+  returned: when I(release_lock) was given
 """
 
 import json
@@ -86,6 +109,7 @@ import urllib.error
 import urllib.request
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.runbook_lock import LockError, release
 from ansible.module_utils.runbook_wp import plugin_version
 
 FATAL_MARKERS = (b"PHP Fatal error", b"PHP Parse error")
@@ -246,6 +270,14 @@ def main():
             expected_flags=dict(type="dict", default={}),
             log_offsets=dict(type="dict", default={}),
             timeout=dict(type="int", default=15),
+            release_lock=dict(
+                type="dict",
+                options=dict(
+                    lock_dir=dict(type="path", default="/var/lib/runbook/locks"),
+                    site=dict(type="str", required=True),
+                    run_id=dict(type="str", required=True),
+                ),
+            ),
         ),
         supports_check_mode=True,
     )
@@ -256,16 +288,22 @@ def main():
         scopes.remove("site")
         if not scopes:
             module.exit_json(changed=False, checks=[], verification_failed=False, skipped=True)
+    checks = []
+    report = {}
     try:
         http = Http(p["base_url"], p["host_header"], p["token"], p["timeout"])
     except ValueError as exc:
-        module.fail_json(msg=str(exc), verification_failed=False)
-    checks = []
-    report = {}
-    for scope in scopes:
-        done = node_checks(p, http) if scope == "node" else site_checks(p, http)
-        checks.extend(done)
-        report[scope] = {f"smoke_test_{scope}": done}
+        error = str(exc)
+    else:
+        error = None
+        for scope in scopes:
+            done = node_checks(p, http) if scope == "node" else site_checks(p, http)
+            checks.extend(done)
+            report[scope] = {f"smoke_test_{scope}": done}
+    # The lock goes whatever the checks found.
+    extra = release_lock(module, report) if p["release_lock"] else {}
+    if error is not None:
+        module.fail_json(msg=error, verification_failed=False, runbook_report=report, **extra)
     failed = [c for c in checks if not c["ok"]]
     if failed:
         module.fail_json(
@@ -273,8 +311,25 @@ def main():
             checks=checks,
             verification_failed=True,
             runbook_report=report,
+            **extra,
         )
-    module.exit_json(changed=False, checks=checks, verification_failed=False, runbook_report=report)
+    module.exit_json(
+        changed=False, checks=checks, verification_failed=False, runbook_report=report, **extra
+    )
+
+
+def release_lock(module, report):
+    """Release this run's lock on the site (the run's last change): what the result says."""
+    lock = module.params["release_lock"]
+    try:
+        done = release(lock["lock_dir"], lock["site"], lock["run_id"], module.check_mode)
+    except (LockError, OSError) as exc:  # left for the release play, which says so
+        module.warn(f"the site's lock was not released here: {exc}")
+        return {"lock_released": False}
+    report.setdefault("site", {}).update(done.get("runbook_report", {}).get("site", {}))
+    for warning in done.get("warnings", []):
+        module.warn(warning)
+    return {"lock_released": bool(done["changed"])}
 
 
 if __name__ == "__main__":

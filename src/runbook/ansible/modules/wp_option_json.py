@@ -38,6 +38,18 @@ options:
   skip_plugins:
     description: The plugin to skip while WordPress boots (so its fatal cannot stop this).
     type: str
+  flush_caches:
+    description:
+      - Then flush the site's object cache (C(wp cache flush)) and, with I(transients), its
+        transients (C(wp transient delete --all)), as M(runbook.wordpress.wp_site_caches) does,
+        in the same call (one round trip less when a change of flags must reach visitors).
+      - They are flushed whether or not the option changed; not in check mode.
+    type: dict
+    suboptions:
+      transients:
+        description: Delete the site's transients too.
+        type: bool
+        default: true
 extends_documentation_fragment:
   - runbook_wp
 author:
@@ -62,6 +74,10 @@ after:
   description: The option's value after (as read back).
   type: dict
   returned: success
+actions:
+  description: The cache flushes run, each with what WP-CLI said.
+  type: list
+  returned: when I(flush_caches) was given
 """
 
 import json
@@ -69,6 +85,7 @@ import json
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.runbook_wp import (
     WpError,
+    flush_site_caches,
     merge_values,
     parse_json_output,
     validate_values,
@@ -85,6 +102,9 @@ def main():
             kind=dict(type="str", choices=["flags", "percentages"], default="flags"),
             create=dict(type="bool", default=False),
             skip_plugins=dict(type="str"),
+            flush_caches=dict(
+                type="dict", options=dict(transients=dict(type="bool", default=True))
+            ),
         ),
         supports_check_mode=True,
     )
@@ -112,46 +132,52 @@ def main():
     if not isinstance(current, dict):
         module.fail_json(msg=f"{p['option']} in {p['path']} holds {current!r}, not an object")
     wanted = merge_values(current, values)
-    report = {"option": p["option"], "before": current, "after": wanted}
-    if wanted == current:
-        module.exit_json(
-            changed=False,
-            before=current,
-            after=current,
-            runbook_report={"site": {"options_changed": {p["option"]: report}}},
-        )
-    if module.check_mode:
-        module.exit_json(
-            changed=True,
-            before=current,
-            after=wanted,
-            runbook_report={"site": {"options_changed": {p["option"]: report}}},
-        )
-    try:
-        wp(
-            [
-                "option",
-                "update",
-                p["option"],
-                json.dumps(wanted, separators=(",", ":")),
-                "--format=json",
-            ]
-        )
-        after = parse_json_output(wp(["option", "get", p["option"], "--format=json"]))
-    except (WpError, ValueError) as exc:
-        module.fail_json(msg=f"writing {p['option']} in {p['path']} failed: {exc}", before=current)
-    if after != wanted:
-        module.fail_json(
-            msg=f"{p['option']} in {p['path']} reads back as {after!r}, not the {wanted!r} written",
-            before=current,
-            after=after,
-        )
-    module.exit_json(
-        changed=True,
-        before=current,
-        after=after,
-        runbook_report={"site": {"options_changed": {p["option"]: report}}},
-    )
+    report = {
+        "site": {
+            "options_changed": {
+                p["option"]: {"option": p["option"], "before": current, "after": wanted}
+            }
+        }
+    }
+    result = dict(changed=wanted != current, before=current, after=wanted, runbook_report=report)
+    if wanted != current and not module.check_mode:
+        try:
+            wp(
+                [
+                    "option",
+                    "update",
+                    p["option"],
+                    json.dumps(wanted, separators=(",", ":")),
+                    "--format=json",
+                ]
+            )
+            after = parse_json_output(wp(["option", "get", p["option"], "--format=json"]))
+        except (WpError, ValueError) as exc:
+            module.fail_json(
+                msg=f"writing {p['option']} in {p['path']} failed: {exc}", before=current
+            )
+        if after != wanted:
+            module.fail_json(
+                msg=f"{p['option']} in {p['path']} reads back as {after!r}, "
+                f"not the {wanted!r} written",
+                before=current,
+                after=after,
+            )
+        result["after"] = after
+    if p["flush_caches"] and not module.check_mode:
+        actions = []
+        try:
+            flush_site_caches(wp, p["flush_caches"]["transients"], actions)
+        except WpError as exc:
+            module.fail_json(
+                msg=f"{p['option']} was set, but flushing the caches failed: {exc} "
+                f"(in {p['path']})",
+                actions=actions,
+                **result,
+            )
+        result["actions"] = actions
+        report["site"]["caches"] = list(actions)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -61,7 +61,12 @@ actions:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.runbook_wp import WpError, wp_argument_spec, wp_runner
+from ansible.module_utils.runbook_wp import (
+    WpError,
+    flush_site_caches,
+    wp_argument_spec,
+    wp_runner,
+)
 
 
 def main():
@@ -87,12 +92,11 @@ def main():
         module.exit_json(changed=False, actions=planned)
     wp = wp_runner(p, p["skip_plugins"])
     actions = []
-    for command in commands:
+    if p["site"]:
         try:
-            said = wp(command).strip()
+            flush_site_caches(wp, p["transients"], actions)
         except WpError as exc:
             module.fail_json(msg=f"{exc} (in {p['path']})", actions=actions)
-        actions.append({"command": "wp " + " ".join(command), "said": said})
     report = {"site": {"caches": list(actions)}} if commands else {}
     if p["opcache_reset_argv"]:
         # An action, not a change of state, like the flushes.

@@ -14,7 +14,7 @@ description:
     the plugin's version from its main file's header, the named options through
     C(wp option get --format=json), and the plugin's backups.
   - Options live in the site's database, so ask for them on one node per site.
-  - Read-only; never reports C(changed).
+  - Read-only (but for the site's lock, when asked to take it); never reports C(changed).
 options:
   plugin:
     description: The plugin's slug (its folder under C(wp-content/plugins)).
@@ -46,6 +46,55 @@ options:
   lock_file:
     description: The site's lock file on this node; reported (holder, run, reason, until) if held.
     type: path
+  lock:
+    description:
+      - Take the site's lock on this node in the same call, once everything asked for was read
+        (a node that cannot be read takes no lock), as M(runbook.wordpress.site_lock) with
+        C(state=present) does; a lock another run holds fails the call with C(lock_held=true).
+      - The lock is bookkeeping, not the site's state, so the call still reports no change.
+        Give it on the site's first node only.
+    type: dict
+    suboptions:
+      lock_dir:
+        description: Where lock files live on the node.
+        type: path
+        default: /var/lib/runbook/locks
+      site:
+        description: The site to lock.
+        type: str
+        required: true
+      run_id:
+        description: The run taking it.
+        type: str
+        required: true
+      owner:
+        description: Who runs it (the operator).
+        type: str
+        default: unknown
+      reason:
+        description: Why (the run's --reason).
+        type: str
+        default: ""
+      runbook:
+        description: Which runbook.
+        type: str
+        default: ""
+      ttl:
+        description: Seconds until the lock expires if never released.
+        type: int
+        default: 1800
+      force:
+        description: Break a lock another run holds.
+        type: bool
+        default: false
+      ended_runs:
+        description: Runs the controller knows are over (run id -> how it ended).
+        type: dict
+        default: {}
+      controller:
+        description: The machine and process running this run.
+        type: str
+        default: ""
 extends_documentation_fragment:
   - runbook_wp
 author:
@@ -94,6 +143,16 @@ errors:
   description: What could not be read, one message each (the database being down, say).
   type: list
   returned: always
+lock_taken:
+  description:
+    - The lock taken (as M(runbook.wordpress.site_lock) returns it, C(lock_held) false), with
+      C(release) - the lock_dir, site and run_id that release it.
+  type: dict
+  returned: when I(lock) was given and the lock was taken
+lock_held:
+  description: True when another run holds the site's lock (the call then fails).
+  type: bool
+  returned: when I(lock) was given and the lock is held by another run
 runbook_report:
   description: The same facts shaped for runbook's run record (node and site parts).
   type: dict
@@ -105,6 +164,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.runbook_archive import list_backups
+from ansible.module_utils.runbook_lock import LOCK_SPEC, LockError, split, take
 from ansible.module_utils.runbook_wp import (
     WpError,
     core_version,
@@ -124,6 +184,7 @@ def main():
             backup_dir=dict(type="path"),
             logs=dict(type="list", elements="path", default=[]),
             lock_file=dict(type="path"),
+            lock=dict(type="dict", options=LOCK_SPEC),
         ),
         supports_check_mode=True,
     )
@@ -162,6 +223,7 @@ def main():
             if site_errors:
                 # The site's options are unknown: say so as a failure, naming what wp said.
                 module.fail_json(msg=cannot_read(p["path"], site_errors), **result)
+            lock_site(module, result, report)
             module.exit_json(changed=False, **result)
 
     # What `wp core version` does (it reads version.php without booting WordPress), without
@@ -210,7 +272,24 @@ def main():
         # The site's options are unknown: a failure, naming what wp said (the node's facts
         # still go to the run record).
         module.fail_json(msg=cannot_read(p["path"], site_errors), **result)
+    lock_site(module, result, report)
     module.exit_json(changed=False, **result)
+
+
+def lock_site(module, result, report):
+    """Take the site's lock if asked (everything read, so a node that failed takes none)."""
+    if not module.params["lock"]:
+        return
+    try:
+        taken, said = split(take(module.params["lock"], module.check_mode))
+    except LockError as exc:
+        module.fail_json(msg=exc.msg, **result, **exc.result)
+    lock = module.params["lock"]
+    # What releasing it takes, for the call that ends the run (mase_smoke_test's release_lock).
+    taken["release"] = {k: lock[k] for k in ("lock_dir", "site", "run_id")}
+    result["lock_taken"] = taken
+    for part, facts in said.items():
+        report.setdefault(part, {}).update(facts)
 
 
 def read_lock(path):
