@@ -23,7 +23,7 @@ import os
 import pickle
 import re
 from collections import Counter
-from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Tuple
+from typing import Any, BinaryIO, Callable, Dict, Iterator, List, Optional, Tuple
 
 MAX_LINE = 64 * 1024  # longer lines are counted as unparsed and skipped without being kept
 HEAD_BYTES = 256  # the fingerprint of a file's first bytes (rotation detection)
@@ -817,13 +817,7 @@ class _Tally:
         self.current: bytes = b""
 
     def add(self, part: bytes, offset: int) -> None:
-        found = _heads(part)
-        if found is None:
-            pairs = FAST_HEAD.findall(part)
-            bodies, stamps = list(map(_SECOND, pairs)), list(map(_FIRST, pairs))
-        else:
-            heads, cut = found
-            bodies, stamps = [line[cut:] for line in heads], []
+        bodies, stamps_of = _records(part)
         if not bodies:
             return
         self.chunks.append((offset, len(part)))
@@ -834,8 +828,7 @@ class _Tally:
             # New texts, in the order they first appear (which text samples a fingerprint).
             new = set(bodies).difference(self.first)
             if len(new) > FEW:  # a scan's first chunks: one pass over the chunk's stamps
-                if found is not None:
-                    stamps = [line[1 : cut - 2] for line in heads]
+                stamps = stamps_of()
                 firsts = dict(zip(reversed(bodies), reversed(stamps)))  # noqa: B905 (same length)
                 for body in dict.fromkeys(bodies):
                     if body in new:
@@ -909,16 +902,22 @@ def _heads(part: bytes) -> Optional[Tuple[List[bytes], int]]:
     return heads, cut
 
 
-def _stamps(part: bytes, last: bool) -> Dict[bytes, bytes]:
-    """Each text's first (or last) stamp in `part`, in one pass (dict keeps the last value)."""
+def _records(part: bytes) -> Tuple[List[bytes], Callable[[], List[bytes]]]:
+    """The record texts of `part` (whole lines) in order, and a function giving their stamps
+    in the same order (asked for only when needed: most chunks need none)."""
     found = _heads(part)
     if found is None:
         pairs = FAST_HEAD.findall(part)
-        bodies, stamps = list(map(_SECOND, pairs)), list(map(_FIRST, pairs))
-    else:
-        heads, cut = found
-        bodies = [line[cut:] for line in heads]
-        stamps = [line[1 : cut - 2] for line in heads]
+        stamps = list(map(_FIRST, pairs))
+        return list(map(_SECOND, pairs)), lambda: stamps
+    heads, cut = found
+    return [line[cut:] for line in heads], lambda: [line[1 : cut - 2] for line in heads]
+
+
+def _stamps(part: bytes, last: bool) -> Dict[bytes, bytes]:
+    """Each text's first (or last) stamp in `part`, in one pass (dict keeps the last value)."""
+    bodies, stamps_of = _records(part)
+    stamps = stamps_of()
     if not last:
         bodies.reverse()
         stamps.reverse()
@@ -985,7 +984,7 @@ def fast_scan(
         _scan_range(handle, kind, summary, where, local_tz, middle, True)
         with os.fdopen(reader, "rb") as answer:
             sent = answer.read()
-        _, status = os.waitpid(pid, 0)
+        status = os.waitpid(pid, 0)[1]
         half = Summary(summary.top, summary.max_fingerprints, summary.plugin)
         if status == 0 and sent:
             # Our own child's bytes, over our own pipe: nothing from outside.
