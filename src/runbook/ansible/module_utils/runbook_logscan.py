@@ -711,13 +711,10 @@ class Summary:
 
 
 # The fast path's patterns: record heads and continuation lines, matched over whole chunks.
-FAST_HEAD = re.compile(
-    rb"^\x00*\[(\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}:\d{2}(?: [A-Za-z0-9_/+:\-]+)?)\] "
-    rb"([^\n]{0,4096})",
-    re.MULTILINE,
-)
-# How a continuation line starts (a stack trace, an indented or `thrown in` line, PHP's own).
-CONTINUATIONS = (b"Stack trace:", b"#", b" ", b"\t", b"PHP ")
+# A record head's stamp inside its brackets; the regex path and the line path (STAMP) both
+# use it, so they accept the same heads.
+_STAMP_TEXT = rb"\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}:\d{2}(?: [A-Za-z0-9_/+:\-]+)?"
+FAST_HEAD = re.compile(rb"^\x00*\[(" + _STAMP_TEXT + rb")\] ([^\n]{0,4096})", re.MULTILINE)
 # What no log line holds: control characters other than tab and CR (binary, a torn write).
 MALFORMED = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 PHP_HEAD_START = re.compile(rb"\x00*\[\d{2}-[A-Z][a-z]{2}-\d{4} ")
@@ -788,13 +785,7 @@ MAX_BODIES = 100_000
 #: A window at least this long is split across two processes where the node has two CPUs.
 PARALLEL_BYTES = 32 << 20
 # A record head's stamp, brackets and the space after them included.
-STAMP = re.compile(rb"\[\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}:\d{2}(?: [A-Za-z0-9_/+:\-]+)?\] ")
-# A record head's text alone (the stamp matched, not kept): one object per record.
-FAST_BODY = re.compile(
-    rb"^\x00*\[\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}:\d{2}(?: [A-Za-z0-9_/+:\-]+)?\] "
-    rb"([^\n]{0,4096})",
-    re.MULTILINE,
-)
+STAMP = re.compile(rb"\[" + _STAMP_TEXT + rb"\] ")
 
 
 #: Up to this many texts are looked up in a chunk one by one (str.find); more, in one pass.
@@ -828,8 +819,7 @@ class _Tally:
             # New texts, in the order they first appear (which text samples a fingerprint).
             new = set(bodies).difference(self.first)
             if len(new) > FEW:  # a scan's first chunks: one pass over the chunk's stamps
-                stamps = stamps_of()
-                firsts = dict(zip(reversed(bodies), reversed(stamps)))  # noqa: B905 (same length)
+                firsts = _stamp_map(bodies, stamps_of(), last=False)
                 for body in dict.fromkeys(bodies):
                     if body in new:
                         self.first[body] = firsts[body]
@@ -859,7 +849,8 @@ class _Tally:
                 break
             data = self.chunk(number)
             if len(missing) > FEW:
-                stamps = _stamps(data, last=True)
+                bodies, stamps_of = _records(data)
+                stamps = _stamp_map(bodies, stamps_of(), last=True)
                 for body in missing.intersection(stamps):
                     last[body] = stamps[body]
             else:
@@ -914,14 +905,12 @@ def _records(part: bytes) -> Tuple[List[bytes], Callable[[], List[bytes]]]:
     return [line[cut:] for line in heads], lambda: [line[1 : cut - 2] for line in heads]
 
 
-def _stamps(part: bytes, last: bool) -> Dict[bytes, bytes]:
-    """Each text's first (or last) stamp in `part`, in one pass (dict keeps the last value)."""
-    bodies, stamps_of = _records(part)
-    stamps = stamps_of()
-    if not last:
-        bodies.reverse()
-        stamps.reverse()
-    return dict(zip(bodies, stamps))  # noqa: B905 (same length; 3.9 has no strict)
+def _stamp_map(bodies: List[bytes], stamps: List[bytes], last: bool) -> Dict[bytes, bytes]:
+    """Each text's first (or last) stamp, from a chunk's texts and stamps in order (a dict
+    keeps the last value given: the first is had by giving them backwards)."""
+    if last:
+        return dict(zip(bodies, stamps))  # noqa: B905 (same length; 3.9 has no strict)
+    return dict(zip(reversed(bodies), reversed(stamps)))  # noqa: B905 (same length)
 
 
 def _stamp_of(part: bytes, body: bytes, last: bool) -> Tuple[int, bytes, bytes]:
@@ -948,15 +937,15 @@ def fast_scan(
     stop: Optional[int] = None,
     final_line: bool = True,
 ) -> int:
-    """A whole PHP or WordPress log from the handle's offset, at regex speed.
+    """A whole PHP or WordPress log from the handle's offset, without a regex per line.
 
-    Record heads are found over 1 MB chunks by one compiled pattern; records are tallied by
-    their exact text, and each distinct text is parsed and fingerprinted once (in batches of
-    at most MAX_BODIES, so memory stays bounded). A window of PARALLEL_BYTES or more is split
-    at a record head near its middle and the second half scanned by a forked process, on a
-    node with two CPUs. Returns the offset after the last complete line. Same counts and
-    fingerprints as `scan_records`; the window must start at the handle (seek_time) and run
-    to the end of the file.
+    Record heads are found over 1 MB chunks (_heads; FAST_HEAD where that cannot); records
+    are tallied by their exact text, and each distinct text is parsed and fingerprinted once
+    (in batches of at most MAX_BODIES, so memory stays bounded). A window of PARALLEL_BYTES or
+    more is split at a record head near its middle and the second half scanned by a forked
+    process, on a node with two CPUs. Returns the offset after the last complete line. Same
+    counts and fingerprints as `scan_records`; the window must start at the handle
+    (seek_time) and run to the end of the file.
     """
     start = handle.tell()
     split = _split_point(handle, start, stop)
