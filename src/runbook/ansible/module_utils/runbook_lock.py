@@ -28,6 +28,10 @@ LOCK_SPEC: Dict[str, Dict[str, Any]] = dict(
 )
 
 
+#: What releasing a lock takes (mase_smoke_test's `release_lock`, wp_site_info's `release`).
+RELEASE_SPEC: Dict[str, Dict[str, Any]] = {k: LOCK_SPEC[k] for k in ("lock_dir", "site", "run_id")}
+
+
 class LockError(Exception):
     """The lock could not be taken: `result` is what the module returns with the failure."""
 

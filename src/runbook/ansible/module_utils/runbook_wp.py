@@ -185,14 +185,20 @@ def core_version(wp_root: str) -> Optional[str]:
     return match.group(1) if match else None
 
 
-def flush_site_caches(
-    wp: Callable[[List[str]], str], transients: bool, actions: List[Dict[str, str]]
-) -> None:
-    """`wp cache flush` and, with `transients`, `wp transient delete --all`: each appended
-    to `actions` with what WP-CLI said; raises WpError at the first that fails."""
+def site_cache_commands(transients: bool) -> List[List[str]]:
+    """The wp commands that flush a site's caches: `cache flush`, and with `transients`,
+    `transient delete --all`."""
     commands = [["cache", "flush"]]
     if transients:
         commands.append(["transient", "delete", "--all"])
-    for command in commands:
+    return commands
+
+
+def flush_site_caches(
+    wp: Callable[[List[str]], str], transients: bool, actions: List[Dict[str, str]]
+) -> None:
+    """site_cache_commands run in turn: each appended to `actions` with what WP-CLI said;
+    raises WpError at the first that fails."""
+    for command in site_cache_commands(transients):
         said = wp(command).strip()
         actions.append({"command": "wp " + " ".join(command), "said": said})

@@ -109,7 +109,7 @@ import urllib.error
 import urllib.request
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.runbook_lock import LockError, release
+from ansible.module_utils.runbook_lock import RELEASE_SPEC, LockError, release
 from ansible.module_utils.runbook_wp import plugin_version
 
 FATAL_MARKERS = (b"PHP Fatal error", b"PHP Parse error")
@@ -270,14 +270,7 @@ def main():
             expected_flags=dict(type="dict", default={}),
             log_offsets=dict(type="dict", default={}),
             timeout=dict(type="int", default=15),
-            release_lock=dict(
-                type="dict",
-                options=dict(
-                    lock_dir=dict(type="path", default="/var/lib/runbook/locks"),
-                    site=dict(type="str", required=True),
-                    run_id=dict(type="str", required=True),
-                ),
-            ),
+            release_lock=dict(type="dict", options=RELEASE_SPEC),
         ),
         supports_check_mode=True,
     )

@@ -64,6 +64,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.runbook_wp import (
     WpError,
     flush_site_caches,
+    site_cache_commands,
     wp_argument_spec,
     wp_runner,
 )
@@ -80,11 +81,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    commands = []
-    if p["site"]:
-        commands.append(["cache", "flush"])
-        if p["transients"]:
-            commands.append(["transient", "delete", "--all"])
+    commands = site_cache_commands(p["transients"]) if p["site"] else []
     if module.check_mode:
         planned = [{"command": "wp " + " ".join(c), "said": "(check mode)"} for c in commands]
         if p["opcache_reset_argv"]:

@@ -164,7 +164,13 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.runbook_archive import list_backups
-from ansible.module_utils.runbook_lock import LOCK_SPEC, LockError, split, take
+from ansible.module_utils.runbook_lock import (
+    LOCK_SPEC,
+    RELEASE_SPEC,
+    LockError,
+    split,
+    take,
+)
 from ansible.module_utils.runbook_wp import (
     WpError,
     core_version,
@@ -286,7 +292,7 @@ def lock_site(module, result, report):
         module.fail_json(msg=exc.msg, **result, **exc.result)
     lock = module.params["lock"]
     # What releasing it takes, for the call that ends the run (mase_smoke_test's release_lock).
-    taken["release"] = {k: lock[k] for k in ("lock_dir", "site", "run_id")}
+    taken["release"] = {k: lock[k] for k in RELEASE_SPEC}
     result["lock_taken"] = taken
     for part, facts in said.items():
         report.setdefault(part, {}).update(facts)
