@@ -313,6 +313,9 @@ def test_every_level_spelling_php_writes(line: bytes, level: str) -> None:
     assert record is not None and record.level == level
 
 
+LONG_TEXT = b"[27-Nov-2026 14:00:09 UTC] PHP Warning:  " + b"w" * 5000 + b" in /a.php on line 3\n"
+
+
 @pytest.mark.parametrize(
     "data",
     [
@@ -321,6 +324,10 @@ def test_every_level_spelling_php_writes(line: bytes, level: str) -> None:
         DEBUG_LOG + b"[27-Nov-2026 14:00:09 UTC] PHP Fatal error:  half written in /a.php:3",
         b"\n" + DEBUG_LOG.replace(b"\n", b"\r\n"),
         b"not a log line\n" + DEBUG_LOG + b"   \n\t\n",
+        # A text over 4 KiB, its location at the end (the fast path cut it at 4096 bytes and
+        # lost the location), and a head line over 64 KiB: unparsed, as the line scan has it.
+        DEBUG_LOG + LONG_TEXT + DEBUG_LOG,
+        DEBUG_LOG + LONG_TEXT.replace(b"w" * 5000, b"w" * ls.MAX_LINE) + DEBUG_LOG,
     ],
 )
 def test_the_fast_and_the_line_scan_agree_on_every_shape(data: bytes) -> None:
@@ -330,11 +337,8 @@ def test_the_fast_and_the_line_scan_agree_on_every_shape(data: bytes) -> None:
     ls.scan_records(io.BytesIO(data), "wordpress", slow, "n")
     ls.fast_scan(io.BytesIO(data), "wordpress", fast, "n")
     a, b = slow.result(), fast.result()
-    assert (a["records"], a["counts"], a["unparsed_lines"]) == (
-        b["records"],
-        b["counts"],
-        b["unparsed_lines"],
-    )
+    keys = ("records", "counts", "unparsed_lines", "overlong_lines", "unparsed_samples")
+    assert [a[k] for k in keys] == [b[k] for k in keys]
     assert a["top"] == b["top"]
 
 

@@ -23,9 +23,10 @@ import os
 import pickle
 import re
 from collections import Counter
-from typing import Any, BinaryIO, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, BinaryIO, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 MAX_LINE = 64 * 1024  # longer lines are counted as unparsed and skipped without being kept
+OVERLONG = b"(a line longer than 64 KiB)"  # what an overlong line's sample says
 HEAD_BYTES = 256  # the fingerprint of a file's first bytes (rotation detection)
 UTC = datetime.timezone.utc
 MONTHS = {
@@ -714,7 +715,7 @@ class Summary:
 # A record head's stamp inside its brackets; the regex path and the line path (STAMP) both
 # use it, so they accept the same heads.
 _STAMP_TEXT = rb"\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}:\d{2}(?: [A-Za-z0-9_/+:\-]+)?"
-FAST_HEAD = re.compile(rb"^\x00*\[(" + _STAMP_TEXT + rb")\] ([^\n]{0,4096})", re.MULTILINE)
+FAST_HEAD = re.compile(rb"^\x00*\[(" + _STAMP_TEXT + rb")\] ([^\n]*)", re.MULTILINE)
 # What no log line holds: control characters other than tab and CR (binary, a torn write).
 MALFORMED = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 PHP_HEAD_START = re.compile(rb"\x00*\[\d{2}-[A-Z][a-z]{2}-\d{4} ")
@@ -733,39 +734,33 @@ def malformed(line: bytes) -> bool:
     return bool(MALFORMED.search(line)) or not _valid_utf8(line)
 
 
-def _may_hold_overlong(part: bytes) -> bool:
-    """Whether `part` may hold a line longer than MAX_LINE: a line that long covers a whole
-    aligned window of half that size, so a window without a newline is the only suspect
-    (a few str.find calls per chunk instead of splitting it into lines)."""
-    if len(part) <= MAX_LINE:
+def _may_hold_longer(part: bytes, length: int) -> bool:
+    """Whether `part` may hold a line longer than `length`: a line that long covers a whole
+    aligned window of half that length, so a window without a newline is the only suspect
+    (a few str.find calls per chunk instead of measuring every line)."""
+    if len(part) <= length:
         return False
-    window = MAX_LINE // 2
+    window = length // 2
     return any(
         part.find(b"\n", start, start + window) == -1
         for start in range(0, len(part) - window + 1, window)
     )
 
 
-def _unparsed_in(part: bytes, seen_head: bool, samples: List[bytes]) -> Tuple[int, bool]:
+def _unparsed_in(part: bytes, seen_head: bool, samples: List[bytes]) -> Tuple[int, int, bool]:
     """Unparsed lines of `part` (whole lines): every non-blank line before the file's first
     record, and after it the malformed ones only; the rest continue the record above them
     (stack traces, multi-line SQL, print_r output, a driver's second line)."""
+    if _may_hold_longer(part, MAX_LINE):
+        lines = part.split(b"\n")[:-1]
+        if any(len(line) > MAX_LINE for line in lines):
+            return _unparsed_lines(lines, seen_head, samples)
     unparsed = 0
     rest = part
-    if _may_hold_overlong(part):
-        # Lines too long to be a record are unparsed wherever they stand, as the line scan
-        # counts them; a chunk holds at most a few, so this is rare work.
-        lengths = [len(line) for line in part.split(b"\n")]
-        if max(lengths) > MAX_LINE:
-            long_lines = sum(1 for n in lengths if n > MAX_LINE)
-            unparsed += long_lines
-            samples.extend(ln[:200] for ln in part.split(b"\n") if len(ln) > MAX_LINE)
-            part = b"\n".join(ln for ln in part.split(b"\n") if len(ln) <= MAX_LINE)
-            rest = part
     if not seen_head:
         first = FAST_HEAD.search(part)
         prefix = part if first is None else part[: first.start()]
-        lost = [line for line in prefix.split(b"\n")[:-1] if line.strip()]
+        lost = [line.rstrip(b"\r") for line in prefix.split(b"\n")[:-1] if line.strip()]
         unparsed += len(lost)
         samples.extend(lost[:5])
         rest = b"" if first is None else part[first.start() :]
@@ -775,8 +770,33 @@ def _unparsed_in(part: bytes, seen_head: bool, samples: List[bytes]) -> Tuple[in
     if rest.translate(None, PLAIN_TEXT) and (MALFORMED.search(rest) or not _valid_utf8(rest)):
         bad = [ln for ln in rest.split(b"\n") if malformed(ln) and not PHP_HEAD_START.match(ln)]
         unparsed += len(bad)
-        samples.extend(bad[:5])
-    return unparsed, seen_head
+        samples.extend(line.rstrip(b"\r") for line in bad[:5])
+    return unparsed, 0, seen_head
+
+
+def _unparsed_lines(
+    lines: List[bytes], seen_head: bool, samples: List[bytes]
+) -> Tuple[int, int, bool]:
+    """_unparsed_in line by line, for a chunk with lines too long to be a record (rare): those
+    are unparsed wherever they stand, and the samples keep the file's order."""
+    unparsed = overlong = 0
+    for line in lines:
+        if len(line) > MAX_LINE:
+            overlong += 1
+            sample = OVERLONG
+        elif not seen_head:
+            seen_head = FAST_HEAD.match(line) is not None
+            if seen_head or not line.strip():
+                continue
+            sample = line.rstrip(b"\r")
+        elif malformed(line) and not PHP_HEAD_START.match(line):
+            sample = line.rstrip(b"\r")
+        else:
+            continue
+        unparsed += 1
+        if len(samples) < 5:
+            samples.append(sample)
+    return unparsed, overlong, seen_head
 
 
 PLAIN_TEXT = bytes(range(0x20, 0x7F)) + b"\t\r\n"
@@ -788,21 +808,31 @@ PARALLEL_BYTES = 32 << 20
 STAMP = re.compile(rb"\[" + _STAMP_TEXT + rb"\] ")
 
 
+# What texts alike but for their quoted values differ in (the fold merges them).
+QUOTED = re.compile(rb"'[^']*'|\"[^\"]*\"")
 #: Up to this many texts are looked up in a chunk one by one (str.find); more, in one pass.
 FEW = 32
 _FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
+OPEN_BRACKET = ord("[")
 
 
 class _Tally:
     """Record texts tallied over whole-line chunks of one file, at C speed: counts with
-    Counter.update, and a text's first stamp looked up only when the text is new. The last
-    stamps are looked up at the fold, walking the chunks back from the newest until every
-    text was found (real logs repeat: a few chunks), so no per-record stamp is ever kept."""
+    Counter.update, and a first stamp looked up only for a text nothing alike to it (the same
+    text but inside quotes, which the fold merges) came before. Last stamps are looked up at
+    the fold, walking the chunks back from the newest until every fingerprint has one (real
+    logs repeat: a chunk or two), so no per-record stamp is ever kept."""
 
-    def __init__(self, handle: BinaryIO) -> None:
+    def __init__(self, handle: BinaryIO, local_tz: datetime.tzinfo) -> None:
         self.handle = handle
+        self.local_tz = local_tz
         self.counts: Counter[bytes] = Counter()
-        self.first: Dict[bytes, bytes] = {}
+        #: Each text's first stamp, in first-seen order (which text samples a fingerprint);
+        #: None where a text alike to it came first and stands for both.
+        self.first: Dict[bytes, Optional[bytes]] = {}
+        #: Each text's alike key (QUOTED replaced), and the keys whose first stamp is known.
+        self.alike: Dict[bytes, bytes] = {}
+        self.dated: Set[bytes] = set()
         #: (offset, length) of each chunk with records; the last one's bytes while in hand.
         self.chunks: List[Tuple[int, int]] = []
         self.current: bytes = b""
@@ -815,17 +845,24 @@ class _Tally:
         self.current = part
         known = len(self.counts)
         self.counts.update(bodies)
-        if len(self.counts) != known:
-            # New texts, in the order they first appear (which text samples a fingerprint).
-            new = set(bodies).difference(self.first)
-            if len(new) > FEW:  # a scan's first chunks: one pass over the chunk's stamps
-                firsts = _stamp_map(bodies, stamps_of(), last=False)
-                for body in dict.fromkeys(bodies):
-                    if body in new:
-                        self.first[body] = firsts[body]
+        if len(self.counts) == known:
+            return
+        fresh = set()
+        for body in set(bodies).difference(self.first):
+            key = self.alike[body] = QUOTED.sub(b"''", body)
+            if key in self.dated:
+                self.first[body] = None
             else:
-                for _at, body, stamp in sorted(_stamp_of(part, b, last=False) for b in new):
-                    self.first[body] = stamp
+                fresh.add(body)
+        if len(fresh) > FEW:  # a scan's first chunks: one pass over the chunk's stamps
+            firsts = _stamp_map(bodies, stamps_of(), last=False)
+            found = [(body, firsts[body]) for body in dict.fromkeys(bodies) if body in fresh]
+        else:  # in the order they appear in the chunk
+            found = [(b, s) for _at, b, s in sorted(_stamp_of(part, b) for b in fresh)]
+        for body, stamp in found:
+            self.first[body] = stamp
+            if _stamp_time(stamp, self.local_tz) is not None:
+                self.dated.add(self.alike[body])
 
     def chunk(self, number: int) -> bytes:
         """A chunk's bytes again: in hand if it is the newest, else read back (logs only grow
@@ -840,28 +877,32 @@ class _Tally:
         finally:
             self.handle.seek(here)
 
-    def entries(self) -> Iterator[Tuple[bytes, int, bytes, bytes]]:
-        """(text, count, first stamp, last stamp) of every text, in first-seen order."""
-        last: Dict[bytes, bytes] = {}
-        missing = set(self.first)
+    def lasts(self, prints: Dict[bytes, Set[str]]) -> Dict[bytes, datetime.datetime]:
+        """The last time of alike keys (`prints`: each key's fingerprints), walking the chunks
+        back from the newest: every key found in the newest chunk (the newest record among
+        them), then, chunk by chunk, the keys with a fingerprint no newer key gave a time to
+        yet (a fingerprint's last time is its newest key's; logs are written in time order)."""
+        last: Dict[bytes, datetime.datetime] = {}
+        open_prints = set().union(*prints.values())
         for number in range(len(self.chunks) - 1, -1, -1):
-            if not missing:
+            newest = number == len(self.chunks) - 1
+            if not newest and not open_prints:
                 break
-            data = self.chunk(number)
-            if len(missing) > FEW:
-                bodies, stamps_of = _records(data)
-                stamps = _stamp_map(bodies, stamps_of(), last=True)
-                for body in missing.intersection(stamps):
-                    last[body] = stamps[body]
-            else:
-                for body in missing:
-                    stamp = _stamp_of(data, body, last=True)[2]
-                    if stamp:
-                        last[body] = stamp
-            missing.difference_update(last)
-        for body, first in self.first.items():
-            # Not found again: the file changed under us (copy-truncate); the first stands.
-            yield body, self.counts[body], first, last.get(body, first)
+            bodies, stamps_of = _records(self.chunk(number))
+            found: Dict[bytes, datetime.datetime] = {}
+            for body, stamp in _stamp_map(bodies, stamps_of(), last=True).items():
+                key = self.alike.get(body)  # None: the file changed under us (copy-truncate)
+                if key is None or key in last or key not in prints:
+                    continue
+                if not newest and prints[key].isdisjoint(open_prints):
+                    continue
+                when = _stamp_time(stamp, self.local_tz)
+                if when is not None and (key not in found or when > found[key]):
+                    found[key] = when
+            last.update(found)
+            for key in found:
+                open_prints.difference_update(prints[key])
+        return last
 
     def __len__(self) -> int:
         return len(self.counts)
@@ -869,6 +910,8 @@ class _Tally:
     def clear(self) -> None:
         self.counts.clear()
         self.first.clear()
+        self.alike.clear()
+        self.dated.clear()
         self.chunks.clear()
         self.current = b""
 
@@ -877,16 +920,18 @@ def _heads(part: bytes) -> Optional[Tuple[List[bytes], int]]:
     """The record heads of `part` (whole lines) and their stamps' length, found without a
     regex: the lines are split in C and the heads picked by their first byte. Only when every
     head's stamp has the same length and each distinct stamp (one a second, not one a record)
-    is a real one; None for anything else (NUL-padded heads, stamps of mixed lengths, a text
-    over 4096 bytes), which is left to the regex."""
+    is a real one; None for anything else (NUL-padded heads, stamps of mixed lengths), which
+    is left to the regex. A head over MAX_LINE is no record (the line scan has it unparsed)."""
     if b"\x00" in part:
         return None
-    heads = [line for line in part.split(b"\n") if line[:1] == b"["]
+    heads = [line for line in part.split(b"\n") if line and line[0] == OPEN_BRACKET]
     if not heads:
         return heads, 0
     cut = heads[0].find(b"] ") + 2
-    if cut <= 2 or max(map(len, heads)) > cut + 4096:
+    if cut <= 2:
         return None
+    if _may_hold_longer(part, MAX_LINE):
+        heads = [line for line in heads if len(line) <= MAX_LINE]
     stamps = set(map(operator.itemgetter(slice(0, cut)), heads))
     if not all(STAMP.fullmatch(stamp) for stamp in stamps):
         return None
@@ -898,11 +943,17 @@ def _records(part: bytes) -> Tuple[List[bytes], Callable[[], List[bytes]]]:
     in the same order (asked for only when needed: most chunks need none)."""
     found = _heads(part)
     if found is None:
-        pairs = FAST_HEAD.findall(part)
+        if _may_hold_longer(part, MAX_LINE):  # heads over MAX_LINE are no records
+            matches = FAST_HEAD.finditer(part)
+            pairs = [m.groups() for m in matches if m.end() - m.start() <= MAX_LINE]
+        else:
+            pairs = FAST_HEAD.findall(part)
         stamps = list(map(_FIRST, pairs))
         return list(map(_SECOND, pairs)), lambda: stamps
     heads, cut = found
-    return [line[cut:] for line in heads], lambda: [line[1 : cut - 2] for line in heads]
+    return list(map(operator.itemgetter(slice(cut, None)), heads)), lambda: [
+        line[1 : cut - 2] for line in heads
+    ]
 
 
 def _stamp_map(bodies: List[bytes], stamps: List[bytes], last: bool) -> Dict[bytes, bytes]:
@@ -913,18 +964,17 @@ def _stamp_map(bodies: List[bytes], stamps: List[bytes], last: bool) -> Dict[byt
     return dict(zip(reversed(bodies), reversed(stamps)))  # noqa: B905 (same length)
 
 
-def _stamp_of(part: bytes, body: bytes, last: bool) -> Tuple[int, bytes, bytes]:
-    """(where, body, stamp) of the first (or last) record head in `part` whose text is
-    `body`."""
+def _stamp_of(part: bytes, body: bytes) -> Tuple[int, bytes, bytes]:
+    """(where, body, stamp) of the first record head in `part` whose text is `body`."""
     needle = b"] " + body
-    at = part.rfind(needle) if last else part.find(needle)
+    at = part.find(needle)
     while at >= 0:
         line = part.rfind(b"\n", 0, at) + 1
         head = FAST_HEAD.match(part, line)
         if head is not None and head.start(2) == at + 2 and head.group(2) == body:
             return at, body, head.group(1)
-        at = part.rfind(needle, 0, at) if last else part.find(needle, at + 1)
-    # Not found: the chunk changed under us (a copy-truncate mid-scan); the first stamp stands.
+        at = part.find(needle, at + 1)
+    # Not found: the chunk changed under us (a copy-truncate mid-scan): no stamp, unparsed.
     return len(part), body, b""
 
 
@@ -1032,8 +1082,8 @@ def _scan_range(
     final_line: bool,
 ) -> int:
     """fast_scan's work on one process: from the handle's offset to `stop` (or the end)."""
-    tally = _Tally(handle)
-    flags = [0, 0]  # unparsed lines; whether the file's first record was seen
+    tally = _Tally(handle, local_tz)
+    flags = [0, 0, 0]  # unparsed lines; whether the file's first record was seen; overlong
     samples: List[bytes] = []
     carry = b""
     offset = handle.tell()
@@ -1068,6 +1118,7 @@ def _scan_range(
     for line in samples[:5]:
         summary.not_parsed(line, 0)
     summary.not_parsed(None, flags[0])
+    summary.overlong += flags[2]
     return offset - len(carry)
 
 
@@ -1077,14 +1128,12 @@ def _fast_part(
     """Tally whole lines (`part`, at `offset` in the file, ends with a newline): records by
     their text, and the unparsed lines (as the line scan judges them)."""
     samples: List[bytes] = []
-    unparsed, seen = _unparsed_in(part, bool(flags[1]), samples)
+    unparsed, overlong, seen = _unparsed_in(part, bool(flags[1]), samples)
     tally_samples.extend(samples[: max(0, 5 - len(tally_samples))])
     flags[0] += unparsed
+    flags[2] += overlong
     flags[1] = int(seen)
     tally.add(part, offset)
-
-
-QUOTED = re.compile(rb"'[^']*'|\"[^\"]*\"")
 
 
 def _fold(
@@ -1097,29 +1146,38 @@ def _fold(
     """Parse and fingerprint each distinct text once, texts that differ only inside quotes
     (which the fingerprint normalises anyway) once between them."""
     alike: Dict[bytes, List[Any]] = {}
-    for body, count, first, last in tally.entries():
+    for body, first in tally.first.items():
         if XDEBUG_FRAME.match(body):  # a frame of the record above: not a record
             continue
-        first_time = _stamp_time(first, local_tz)
-        last_time = first_time if last == first else _stamp_time(last, local_tz)
-        if first_time is None or last_time is None:  # a stamp no calendar has
-            summary.unparsed += count
-            continue
-        key = QUOTED.sub(b"''", body)
+        count = tally.counts[body]
+        key = tally.alike[body]
         group = alike.get(key)
-        if group is None:
-            alike[key] = [body, count, first_time, last_time]
+        if first is None and group is not None:  # counted with the alike text before it
+            group[1] += count
+            continue
+        first_time = _stamp_time(first or b"", local_tz)
+        if first_time is None:  # a stamp no calendar has
+            summary.unparsed += count
+        elif group is None:
+            alike[key] = [body, count, first_time]
         else:
             group[1] += count
             group[2] = min(group[2], first_time)
-            group[3] = max(group[3], last_time)
-    for body, count, first_time, last_time in alike.values():
+    heads: List[Tuple[Record, int, datetime.datetime, bytes]] = []
+    prints: Dict[bytes, Set[str]] = {}
+    for key, (body, count, first_time) in alike.items():
         head = parse_php_head(b"[01-Jan-2000 00:00:00 UTC] " + body, local_tz)
         if head is None:  # FAST_HEAD matched it: cannot happen, but never a crash
             summary.unparsed += count
             continue
         if kind == "wordpress":
             head.source = "wordpress"
+        heads.append((head, count, first_time, key))
+        # What Summary fingerprints: each PHP message an entry carries, info never.
+        prints[key] = {r.fingerprint() for r in (head.parts or [head]) if r.level != "info"}
+    lasts = tally.lasts(prints)
+    for head, count, first_time, key in heads:
+        last_time = max(first_time, lasts.get(key, first_time))
         summary.add_many(head, count, first_time, last_time, where)
     tally.clear()
 
@@ -1160,7 +1218,7 @@ def scan_records(
     for _unused, end, raw in read_lines(handle, stop):
         last_complete = end
         if raw is None:
-            summary.not_parsed(b"(a line longer than 64 KiB)")
+            summary.not_parsed(OVERLONG)
             summary.overlong += 1
             continue
         record = (
