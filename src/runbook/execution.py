@@ -264,7 +264,9 @@ def exit_code_for(model: RunModel, runner_status: str, interrupted: bool) -> tup
     if runner_status != "successful":
         # ansible-playbook failed before any host did: a playbook or inventory error.
         return "error", ExitCode.USAGE
-    if model.no_hosts_matched or not any(s.seen for s in states):
+    # Plays over runbook's own groups match no host on purpose (lock.yml's stand-ins): only a
+    # run that reached no host at all is an inventory or --limit error.
+    if not any(s.seen for s in states):
         return "error", ExitCode.USAGE
     return "successful", ExitCode.OK
 
@@ -384,7 +386,8 @@ def execute(
     if status == "error":
         # The playbook failed before any host did (syntax, undefined variable, inventory):
         # Ansible's own last words are the only explanation there is.
-        model.error = _ansible_said(run_dir / "artifacts" / run_id)
+        reached = any(s.seen for s in model.hosts.values())
+        model.error = _ansible_said(run_dir / "artifacts" / run_id, reached)
     ended_at = clock.stamp()
     result = RunResult(
         run_id=run_id,
@@ -534,12 +537,12 @@ def _extravars(request: RunRequest, context: dict[str, Any]) -> dict[str, Any]:
     return extravars
 
 
-def _ansible_said(artifacts: Path, lines: int = 12) -> str:
+def _ansible_said(artifacts: Path, reached: bool, lines: int = 12) -> str:
     try:
         text = (artifacts / "stdout").read_text(errors="replace")
     except OSError:
         return "ansible-playbook said nothing"
-    if "skipping: no hosts matched" in text:
+    if not reached and "skipping: no hosts matched" in text:
         return "no hosts matched"
     kept = [line for line in text.strip().splitlines() if line.strip()]
     return "\n".join(kept[-lines:]) or "ansible-playbook said nothing"

@@ -31,6 +31,17 @@ WORKER_SANDBOXES = (
 )
 _worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
 _folder, _prefix, _subnet = WORKER_SANDBOXES[_worker % len(WORKER_SANDBOXES)]
+_SANDBOX_ENV = ("RUNBOOK_SANDBOX_DIR", "RUNBOOK_SANDBOX_PREFIX", "RUNBOOK_SANDBOX_SUBNET")
+# Which worker's row the environment holds when this file set it. pytest's own process loads
+# this file too when a test file is named on the command line, before it starts the workers:
+# they inherit its row (gw0's), and two workers built one sandbox at once. A row set by the
+# user is theirs and stays.
+_SET_FOR = "RUNBOOK_TESTS_SANDBOX_OF"
+if os.environ.get(_SET_FOR, str(_worker)) != str(_worker):
+    for _name in _SANDBOX_ENV:
+        os.environ.pop(_name, None)
+if not any(name in os.environ for name in _SANDBOX_ENV):
+    os.environ[_SET_FOR] = str(_worker)
 os.environ.setdefault("RUNBOOK_SANDBOX_DIR", _folder)
 os.environ.setdefault("RUNBOOK_SANDBOX_PREFIX", _prefix)
 os.environ.setdefault("RUNBOOK_SANDBOX_SUBNET", _subnet)

@@ -115,3 +115,15 @@ def test_exit_codes_follow_hosts_not_rc() -> None:
     nothing = model_with()
     assert exit_code_for(nothing, "failed", False) == ("error", ExitCode.USAGE)
     assert exit_code_for(nothing, "successful", False) == ("error", ExitCode.USAGE)
+
+
+def test_a_play_over_an_empty_group_is_no_error_when_hosts_ran() -> None:
+    """lock.yml's plays over its own groups match no host on a healthy fleet: the run came out
+    an error ("no hosts matched") though every host rolled back."""
+    ran = model_with(
+        ev("runner_on_ok", "a-1", task="t", res={}),
+        {"event": "playbook_on_no_hosts_matched", "event_data": {}},
+    )
+    assert exit_code_for(ran, "successful", False) == ("successful", ExitCode.OK)
+    nothing = model_with({"event": "playbook_on_no_hosts_matched", "event_data": {}})
+    assert exit_code_for(nothing, "successful", False) == ("error", ExitCode.USAGE)

@@ -112,3 +112,40 @@ def test_locked_sites_count_locks_taken_by_either_call_and_no_other() -> None:
         "c-1": {"site": "c", "site_status_node": {}, "site_lock_taken": {"lock_held": False}},
     }
     assert f["locked_sites"](list(hostvars), hostvars) == ["a", "c"]
+
+
+def test_stand_ins_are_the_next_nodes_of_sites_whose_first_node_is_gone() -> None:
+    f = filters()
+    hostvars = {
+        "a-1": {"site": "a"},  # unreachable at the read: a-2 stands in
+        "a-2": {"site": "a"},
+        "b-1": {"site": "b", "site_status_node": {"lock_held": True}},  # another run's: stops
+        "b-2": {"site": "b"},
+        "c-1": {"site": "c"},
+        "c-2": {"site": "c"},
+        "d-1": {"site": "d"},  # no node of d left
+    }
+    known = f["site_leaders"](list(hostvars), hostvars)
+    assert f["stand_ins"](["a-2", "b-2", "c-1", "c-2"], hostvars, known) == ["a-2"]
+    assert f["stand_ins"](list(hostvars), hostvars, known) == []
+
+
+def test_nodes_outside_the_held_sites_are_the_ones_to_stop() -> None:
+    f = filters()
+    hostvars = {h: {"site": h.split("-")[0]} for h in ("a-1", "a-2", "b-1", "c-1")}
+    assert f["nodes_outside"](list(hostvars), hostvars, ["a", "c"]) == ["b-1"]
+    assert f["nodes_outside"](list(hostvars), hostvars, []) == list(hostvars)
+
+
+def test_lock_holders_are_the_nodes_that_took_a_lock_and_did_not_release_it() -> None:
+    f = filters()
+    taken = {"lock_taken": {"lock_held": False}}
+    hostvars = {
+        "a-1": {"site_status_node": taken, "smoke_test_result": {"lock_released": True}},
+        "a-2": {"site_status_node": {}},  # read, took none
+        "b-1": {"site_status_node": taken, "smoke_test_result": {"lock_released": False}},
+        "c-1": {"site_status_node": {}, "site_lock_taken": {"lock_held": False}},
+        "c-2": {"site_status_node": {}, "site_lock_taken": {"skipped": True}},
+        "d-1": {},  # outside runbook's playbooks: neither call registered, so released
+    }
+    assert f["lock_holders"](list(hostvars), hostvars) == ["b-1", "c-1", "d-1"]

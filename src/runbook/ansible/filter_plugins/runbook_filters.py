@@ -37,6 +37,60 @@ def locked_sites(hosts, hostvars):
     return sorted(sites)
 
 
+def stand_ins(hosts, hostvars, known):
+    """The node standing in for each site whose first node (site_leaders' answer, `known`)
+    is no longer among `hosts` (unreachable, or its read failed): the site's next node among
+    `hosts`. Not for a site whose first node found its lock held by another run (that site
+    stops), nor for one with no node left."""
+    hosts = list(hosts)
+    present = set(hosts)
+    sites = []
+    for site, leader in (known or {}).get("leaders", {}).items():
+        if leader in present:
+            continue
+        try:
+            status = hostvars[leader].get("site_status_node") or {}
+        except (KeyError, AttributeError) as exc:
+            raise AnsibleFilterError(f"stand_ins: no hostvars for {leader!r}: {exc}") from exc
+        if not (isinstance(status, dict) and status.get("lock_held")):
+            sites.append(site)
+    found = []
+    for site in sites:
+        for host in hosts:
+            if str(hostvars[host].get("site")) == site:
+                found.append(host)
+                break
+    return found
+
+
+def lock_holders(hosts, hostvars):
+    """The hosts still holding a site lock this run took: taken in site_status's call
+    (site_status_node.lock_taken) or by site_lock's own (site_lock_taken, not skipped), and not
+    released by the smoke test since (smoke_test_result.lock_released). Outside runbook's
+    playbooks, where neither call was registered, every host, to be sure."""
+    found = []
+    for host in hosts:
+        facts = hostvars[host]
+        status, taken = facts.get("site_status_node"), facts.get("site_lock_taken")
+        smoke = facts.get("smoke_test_result")
+        if isinstance(smoke, dict) and smoke.get("lock_released"):
+            continue
+        if (
+            (isinstance(status, dict) and "lock_taken" in status)
+            or (isinstance(taken, dict) and not taken.get("skipped"))
+            or (taken is None and status is None)
+        ):
+            found.append(host)
+    return found
+
+
+def nodes_outside(hosts, hostvars, sites):
+    """The hosts whose `site` is not one of `sites` (the nodes of the sites a run does not
+    hold), in order."""
+    wanted = {str(site) for site in sites or []}
+    return [host for host in hosts if str(hostvars[host].get("site")) not in wanted]
+
+
 def site_leader(hosts, hostvars, site, known=None):
     """The first of `hosts` (in order) whose `site` is `site`: where a site's options change.
 
@@ -85,6 +139,9 @@ class FilterModule:
         return {
             "site_leader": site_leader,
             "site_leaders": site_leaders,
+            "stand_ins": stand_ins,
+            "nodes_outside": nodes_outside,
+            "lock_holders": lock_holders,
             "locked_sites": locked_sites,
             "health_verdict": health_verdict,
         }
