@@ -1,5 +1,5 @@
 """Each playbook parameter's pattern and default is defined once for the playbooks
-(playbooks/vars/parameters.yml) and once for the command line (the catalog): they agree."""
+(roles/runbook/vars/main.yml) and once for the command line (the catalog): they agree."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import yaml
 from runbook import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
-PARAMETERS = yaml.safe_load((ROOT / "playbooks" / "vars" / "parameters.yml").read_text())
+PARAMETERS = yaml.safe_load((ROOT / "roles" / "runbook" / "vars" / "main.yml").read_text())
 
 
 def test_the_catalogs_patterns_are_the_playbooks() -> None:

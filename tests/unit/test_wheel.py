@@ -41,7 +41,7 @@ def test_wheel_ships_the_content_and_finds_it(wheel: Path, tmp_path: Path) -> No
         "runbook/sandbox/files/mase/mase.php",
         "runbook/content/targets/default.yml",
         "runbook/content/playbooks/common/lock.yml",
-        "runbook/content/playbooks/vars/parameters.yml",
+        "runbook/content/roles/runbook/vars/main.yml",
         "runbook/py.typed",
     ):
         assert needed in names, needed
