@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import signal
 import tarfile
 from pathlib import Path
@@ -356,6 +357,24 @@ def test_locked_site_stops_at_once_and_says_who_holds_it(fleet_, runbook_cli) ->
     assert flags(fleet_, "alpha") == ON_FLAGS
     assert version(fleet_, "alpha-2") == "2.1.0"
     assert version(fleet_, "beta-1") == "2.0.1"  # other sites go on
+
+
+def test_a_host_without_site_stops_alone_and_says_what_it_lacks(
+    fleet_, runbook_cli, tmp_path: Path
+) -> None:
+    """lock.yml checks every host's variables in one pass and stops, in a play of its own, only
+    the hosts that lack one: the other sites roll back."""
+    folder = tmp_path / "inventory"
+    shutil.copytree(fleet_.inventory.parent, folder)  # its group_vars (the API token) too
+    inventory = folder / fleet_.inventory.name
+    inventory.write_text(inventory.read_text().replace("site: beta", "nosite: beta"))
+    result = p0(runbook_cli, "-i", str(inventory))
+    assert result.code == ExitCode.HOSTS_FAILED, result.out
+    doc = result.json()
+    assert "beta-1 lacks site" in doc["hosts"]["beta-1"]["message"]
+    assert version(fleet_, "beta-1") == "2.1.0"
+    assert version(fleet_, "alpha-1") == version(fleet_, "alpha-2") == "2.0.1"
+    assert flags(fleet_, "alpha") == P0_FLAGS
 
 
 def test_force_unlock_is_recorded(fleet_, runbook_cli) -> None:

@@ -149,3 +149,15 @@ def test_lock_holders_are_the_nodes_that_took_a_lock_and_did_not_release_it() ->
         "d-1": {},  # outside runbook's playbooks: neither call registered, so released
     }
     assert f["lock_holders"](list(hostvars), hostvars) == ["b-1", "c-1", "d-1"]
+
+
+def test_lacking_vars_are_the_hosts_preflight_would_stop() -> None:
+    f = filters()
+    hostvars = {
+        "a-1": {"site": "a", "wp_path": "/w"},
+        "a-2": {"site": "a"},
+        "b-1": {"wp_path": "/w"},
+        "b-2": {"site": "b", "wp_path": "/w"},
+    }
+    assert f["lacking_vars"](list(hostvars), hostvars, ["site", "wp_path"]) == ["a-2", "b-1"]
+    assert f["lacking_vars"](list(hostvars), hostvars, []) == []

@@ -63,6 +63,20 @@ def stand_ins(hosts, hostvars, known):
     return found
 
 
+def lacking_vars(hosts, hostvars, names):
+    """The hosts lacking one of the variables `names` (preflight's per-host check, worked out
+    for every host in one pass), in order."""
+    found = []
+    for host in hosts:
+        try:
+            have = hostvars[host]
+            if any(name not in have for name in names or []):
+                found.append(host)
+        except (KeyError, AttributeError) as exc:
+            raise AnsibleFilterError(f"lacking_vars: no hostvars for {host!r}: {exc}") from exc
+    return found
+
+
 def lock_holders(hosts, hostvars):
     """The hosts still holding a site lock this run took: taken in site_status's call
     (site_status_node.lock_taken) or by site_lock's own (site_lock_taken, not skipped), and not
@@ -142,6 +156,7 @@ class FilterModule:
             "stand_ins": stand_ins,
             "nodes_outside": nodes_outside,
             "lock_holders": lock_holders,
+            "lacking_vars": lacking_vars,
             "locked_sites": locked_sites,
             "health_verdict": health_verdict,
         }
