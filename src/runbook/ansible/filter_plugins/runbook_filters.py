@@ -6,6 +6,14 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 
+def _vars_of(hostvars, host, name):
+    """One host's variables, or an error naming the filter and the host."""
+    try:
+        return hostvars[host]
+    except (KeyError, AttributeError) as exc:
+        raise AnsibleFilterError(f"{name}: no hostvars for {host!r}: {exc}") from exc
+
+
 def site_leaders(hosts, hostvars):
     """Each site's first node among `hosts`, with the hosts it was worked out from:
     {"hosts": [...], "leaders": {site: host}}. Set once per run (run_once set_fact), it spares
@@ -13,10 +21,7 @@ def site_leaders(hosts, hostvars):
     variables are worked out anew on every access: at 30 hosts that walk cost 0.4 s a task)."""
     leaders = {}
     for host in hosts:
-        try:
-            site = hostvars[host].get("site")
-        except (KeyError, AttributeError) as exc:
-            raise AnsibleFilterError(f"site_leaders: no hostvars for {host!r}: {exc}") from exc
+        site = _vars_of(hostvars, host, "site_leaders").get("site")
         if site is not None:
             leaders.setdefault(str(site), host)
     return {"hosts": list(hosts), "leaders": leaders}
@@ -44,22 +49,14 @@ def stand_ins(hosts, hostvars, known):
     stops), nor for one with no node left."""
     hosts = list(hosts)
     present = set(hosts)
-    sites = []
-    for site, leader in (known or {}).get("leaders", {}).items():
-        if leader in present:
-            continue
-        try:
-            status = hostvars[leader].get("site_status_node") or {}
-        except (KeyError, AttributeError) as exc:
-            raise AnsibleFilterError(f"stand_ins: no hostvars for {leader!r}: {exc}") from exc
-        if not (isinstance(status, dict) and status.get("lock_held")):
-            sites.append(site)
+    now = site_leaders(hosts, hostvars)["leaders"]  # each site's first node still here
     found = []
-    for site in sites:
-        for host in hosts:
-            if str(hostvars[host].get("site")) == site:
-                found.append(host)
-                break
+    for site, leader in (known or {}).get("leaders", {}).items():
+        if leader in present or site not in now:
+            continue
+        status = _vars_of(hostvars, leader, "stand_ins").get("site_status_node") or {}
+        if not (isinstance(status, dict) and status.get("lock_held")):
+            found.append(now[site])
     return found
 
 
@@ -68,12 +65,9 @@ def lacking_vars(hosts, hostvars, names):
     for every host in one pass), in order."""
     found = []
     for host in hosts:
-        try:
-            have = hostvars[host]
-            if any(name not in have for name in names or []):
-                found.append(host)
-        except (KeyError, AttributeError) as exc:
-            raise AnsibleFilterError(f"lacking_vars: no hostvars for {host!r}: {exc}") from exc
+        have = _vars_of(hostvars, host, "lacking_vars")
+        if any(name not in have for name in names or []):
+            found.append(host)
     return found
 
 
@@ -116,11 +110,8 @@ def site_leader(hosts, hostvars, site, known=None):
     if known and known.get("hosts") == list(hosts) and site in known.get("leaders", {}):
         return known["leaders"][site]
     for host in hosts:
-        try:
-            if hostvars[host].get("site") == site:
-                return host
-        except (KeyError, AttributeError) as exc:
-            raise AnsibleFilterError(f"site_leader: no hostvars for {host!r}: {exc}") from exc
+        if _vars_of(hostvars, host, "site_leader").get("site") == site:
+            return host
     raise AnsibleFilterError(f"site_leader: no host of site {site!r} among {list(hosts)!r}")
 
 
