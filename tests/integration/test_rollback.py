@@ -226,6 +226,18 @@ def test_unreachable_node_before_the_run(fleet_, runbook_cli) -> None:
     assert version(fleet_, "alpha-2") == "2.0.1"
 
 
+def test_an_unreachable_first_node_hands_the_site_to_its_next(fleet_, runbook_cli) -> None:
+    """lock.yml's stand-in play: the site's next node takes the lock and the site's options,
+    and the lock is released at the end."""
+    with fleet_.broken("link-cut", "alpha-1"):
+        result = p0(runbook_cli)
+    assert result.code == ExitCode.HOSTS_UNREACHABLE, result.out
+    assert version(fleet_, "alpha-2") == version(fleet_, "beta-1") == "2.0.1"
+    assert version(fleet_, "alpha-1") == "2.1.0"
+    assert flags(fleet_, "alpha") == P0_FLAGS  # changed through alpha-2
+    assert not list((fleet_.root / "hosts").rglob("locks/*.lock"))
+
+
 def test_unreachable_node_during_the_run(fleet_, runbook_cli, state_dir: Path) -> None:
     proc = start_p0(["-e", "runbook_serial=1"])
     proc.wait_for("Restore the plugin from a verified backup")
