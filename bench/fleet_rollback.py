@@ -18,12 +18,16 @@ Beside the wall times it prints the machine's CPU seconds (every process: contro
 nodes, which share this machine's cores) for the verified row and for p0-rollback: their
 ratio bounds how close the wall times can come.
 
-Two more rows per size say where the runbook's time goes:
+Three more rows per size say where the runbook's time goes:
   verified  the baseline plus, by hand over the same plain ssh, the checks the runbook makes:
             the flags read before and read back, the login page and /wp-json/ on every node,
             the plugin's status, colour, template and settings round trips on each site;
   floor     ansible-playbook with the project's ansible.cfg running one `ping` per host: the
-            least any Ansible run costs on this fleet (one task, one round trip per node).
+            least any Ansible run costs on this fleet (one task, one round trip per node);
+  fewest    the verified row's work, the same scripts, through ansible-playbook in the fewest
+            module calls a locked rollback allows (flags on each site's first node; restore
+            and checks on the other nodes, then on the first ones): what Ansible alone adds to
+            the hand work, and so the least any runbook built on it can take.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from scratch import scratch_sandbox
 
@@ -54,26 +59,35 @@ def wp_cli(site: str) -> str:
     return f"wp --path=/var/www/{site}/htdocs --skip-plugins=mase --skip-themes --allow-root"
 
 
-def manual_script(site: str, leader: bool, read_before: bool = False) -> str:
-    """What an operator types on one node, following the workflow document (read_before:
-    the flags are read first, as the runbook records them)."""
+def flags_script(site: str, read_before: bool = False) -> list[str]:
+    """The flags and caches, on a site's first node (read_before: the flags read first, as
+    the runbook records them)."""
     wp = wp_cli(site)
-    lines = ["set -e", f"cd /var/www/{site}"]
-    if leader:
-        if read_before:
-            lines.append(f"{wp} {READ_FLAGS}")
-        lines += [
-            f"{wp} option update mase_feature_flags '{FLAGS}' --format=json",
-            f"{wp} cache flush",
-            f"{wp} transient delete --all",
-        ]
-    lines += [
+    return [
+        *([f"{wp} {READ_FLAGS}"] if read_before else []),
+        f"{wp} option update mase_feature_flags '{FLAGS}' --format=json",
+        f"{wp} cache flush",
+        f"{wp} transient delete --all",
+    ]
+
+
+def restore_script() -> list[str]:
+    """The newest backup unpacked over the plugin, then php-fpm's OPcache reset."""
+    return [
         "newest=$(ls backups/mase-backup-*.tar.gz | sort | tail -1)",
         "rm -rf htdocs/wp-content/plugins/mase",
         "tar -xzf $newest -C htdocs/wp-content/plugins/",
         "pkill -USR2 -F /run/php/php-fpm.pid",
     ]
-    return "\n".join(lines)
+
+
+def manual_script(site: str, leader: bool, read_before: bool = False) -> str:
+    """What an operator types on one node, following the workflow document (read_before:
+    the flags are read first, as the runbook records them)."""
+    lines = ["set -e", f"cd /var/www/{site}"]
+    if leader:
+        lines += flags_script(site, read_before)
+    return "\n".join(lines + restore_script())
 
 
 def verify_script(site: str, leader: bool, token: str) -> str:
@@ -110,14 +124,16 @@ def machine_cpu() -> float:
     return busy / os.sysconf("SC_CLK_TCK")
 
 
-def baseline(root: Path, topology, verified: bool = False) -> float:  # type: ignore[no-untyped-def]
-    token = ""
-    if verified:
-        import yaml
+def api_token(root: Path) -> str:
+    """The sandbox's token for the plugin's settings routes."""
+    import yaml
 
-        token = yaml.safe_load((root / "inventory" / "group_vars" / "all.yml").read_text())[
-            "mase_api_token"
-        ]
+    token = yaml.safe_load((root / "inventory" / "group_vars" / "all.yml").read_text())
+    return str(token["mase_api_token"])
+
+
+def baseline(root: Path, topology, verified: bool = False) -> float:  # type: ignore[no-untyped-def]
+    token = api_token(root) if verified else ""
     from runbook.sandbox import fleet
 
     ssh = fleet.ssh_command(root)
@@ -162,6 +178,78 @@ def ansible_floor(root: Path) -> float:
                 "--forks",
                 "50",
                 str(play),
+            ],
+            cwd=project,
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+        return time.perf_counter() - started
+
+
+def fewest_rounds(root: Path, topology, token: str) -> float:  # type: ignore[no-untyped-def]
+    """The verified row's work, unchanged, through ansible-playbook and the project's
+    ansible.cfg in the fewest module calls a locked rollback allows: one `shell` call on
+    each site's first node for the flags (where its lock would be taken), then one per node
+    for the restore and its checks, the first nodes last (each would release its site's lock
+    once every other node of the site is restored). No runbook, no lock, no record: what
+    Ansible itself costs for the hand work."""
+    first: dict[str, str] = {}
+    for node in topology.nodes:
+        first.setdefault(node.site, node.name)
+    scripts = {}
+    for node in topology.nodes:
+        leader = first[node.site] == node.name
+        rollback = ["set -e", f"cd /var/www/{node.site}", *restore_script()]
+        scripts[node.name] = {
+            "flags": "\n".join(["set -e", *flags_script(node.site, read_before=True)]),
+            "rollback": "\n".join(rollback) + "\n" + verify_script(node.site, leader, token),
+            "first": leader,
+        }
+    plays = [
+        ("the flags on each site's first node", "flags", "bench_scripts[inventory_hostname].first"),
+        (
+            "restore and check the other nodes",
+            "rollback",
+            "not bench_scripts[inventory_hostname].first",
+        ),
+        (
+            "restore and check each site's first node",
+            "rollback",
+            "bench_scripts[inventory_hostname].first",
+        ),
+    ]
+    playbook = [
+        {
+            "name": name,
+            "hosts": "all",
+            "gather_facts": False,
+            "vars_files": ["scripts.json"],
+            "tasks": [
+                {
+                    "name": name,
+                    "ansible.builtin.shell": f"{{{{ bench_scripts[inventory_hostname].{key} }}}}",
+                    "when": when,
+                }
+            ],
+        }
+        for name, key, when in plays
+    ]
+    project = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as scratch:
+        (Path(scratch) / "scripts.json").write_text(json.dumps({"bench_scripts": scripts}))
+        (Path(scratch) / "fewest.yml").write_text(json.dumps(playbook))
+        env = {**os.environ, "ANSIBLE_CONFIG": str(project / "ansible.cfg")}
+        started = time.perf_counter()
+        subprocess.run(
+            [
+                str(Path(sys.executable).parent / "ansible-playbook"),
+                "-i",
+                str(root / "inventory" / "hosts.yml"),
+                "--forks",
+                "50",
+                str(Path(scratch) / "fewest.yml"),
             ],
             cwd=project,
             env=env,
@@ -232,6 +320,7 @@ def main() -> None:
     from runbook.sandbox import fleet, topology
 
     rows = []
+    fewest_rows = []
     with scratch_sandbox("rbf", "10.213.80.0/24") as parent:
         os.environ["RUNBOOK_STATE_DIR"] = str(parent / "state")
         for size in (int(s) for s in args.sizes.split(",")):
@@ -239,7 +328,7 @@ def main() -> None:
             topo = topology.build(sites, nodes)
             fleet.up(topo)
             root = Path(os.environ["RUNBOOK_SANDBOX_DIR"])
-            base = verified = floor = took = cpu = mito = float("inf")
+            base = verified = floor = fewest = took = cpu = mito = float("inf")
             verified_all = took_all = float("inf")
             for _ in range(args.repeat):
                 fleet.reset()
@@ -252,6 +341,9 @@ def main() -> None:
                     verified, verified_all = elapsed, machine_cpu() - spent_before
                 assert versions(root, topo) == {"2.0.1"}, "the verified baseline did not"
                 floor = min(floor, ansible_floor(root))
+                fleet.reset()
+                fewest = min(fewest, fewest_rounds(root, topo, api_token(root)))
+                assert versions(root, topo) == {"2.0.1"}, "the fewest-rounds row did not"
                 fleet.reset()
                 assert versions(root, topo) == {"2.1.0"}
                 spent_before = machine_cpu()
@@ -266,7 +358,13 @@ def main() -> None:
             rows.append(
                 (len(topo.nodes), base, verified, floor, took, cpu, verified_all, took_all, mito)
             )
+            fewest_rows.append((len(topo.nodes), verified, fewest, took))
             fleet.down()
+    report(rows, fewest_rows, args.mitogen)
+
+
+def report(rows: list[Any], fewest_rows: list[Any], mitogen: bool) -> None:
+    """The tables and the verdicts."""
     print(
         f"{'hosts':>5} {'baseline s':>10} {'verified s':>10} {'floor s':>8} {'runbook s':>10}"
         f" {'/verified':>9} {'/baseline':>9} {'ctl cpu s/host':>14} {'hosts/min':>9}"
@@ -285,18 +383,31 @@ def main() -> None:
     cores = os.cpu_count() or 1
     print(
         f"\n{'hosts':>5} {'verified cpu s':>14} {'runbook cpu s':>13} {'cpu ratio':>9}"
-        f" {'runbook >= s':>12}" + (f" {'mitogen s':>9} {'/verified':>9}" if args.mitogen else "")
+        f" {'runbook >= s':>12}" + (f" {'mitogen s':>9} {'/verified':>9}" if mitogen else "")
     )
     for hosts, _base, verified, _floor, _took, _cpu, verified_all, took_all, mito in rows:
         print(
             f"{hosts:>5} {verified_all:>14.2f} {took_all:>13.2f} {took_all / verified_all:>9.2f}"
             f" {took_all / cores:>12.2f}"
-            + (f" {mito:>9.2f} {mito / verified:>9.2f}" if args.mitogen else "")
+            + (f" {mito:>9.2f} {mito / verified:>9.2f}" if mitogen else "")
         )
     print(
         f"cpu s: the whole machine's CPU seconds over the run (controller and nodes, which\n"
         f"share its {cores} cores here); runbook >= s: the least wall time that CPU allows\n"
         "on those cores (on a real fleet each node's share runs on the node)"
+    )
+    print(
+        f"\n{'hosts':>5} {'verified s':>10} {'fewest s':>8} {'/verified':>9} {'runbook/fewest':>14}"
+    )
+    for hosts, verified, fewest, took in fewest_rows:
+        print(
+            f"{hosts:>5} {verified:>10.2f} {fewest:>8.2f} {fewest / verified:>9.2f}"
+            f" {took / fewest:>14.2f}"
+        )
+    print(
+        "fewest: the verified row's own work through Ansible in the fewest module calls a\n"
+        "locked rollback allows (see fewest_rounds), without runbook: what Ansible alone adds\n"
+        "to the hand work; runbook/fewest: what runbook's locks, reads, checks and record add"
     )
     for hosts, _base, verified, _floor, took, *_rest in rows:
         if hosts in (10, 30):
