@@ -166,7 +166,11 @@ class RunModel:
         if stderr:  # a failed command: its own words say more than "non-zero return code"
             state.message += f": {stderr[:500]}"
         state.failed_task = task
-        if res.get("verification_failed") or str(task or "").startswith("Verify "):
+        # A check that failed says so; a task named Verify that does not say (an older
+        # module, a failed assert) counts as a check too. A restore failing in the smoke
+        # test's call says verification_failed: false.
+        said = res.get("verification_failed")
+        if said or (said is None and str(task or "").startswith("Verify ")):
             state.verification_failed = True
         if res.get("lock_held"):
             state.lock_held = True

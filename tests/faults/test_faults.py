@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from tests.faults.record import NODES, fault, plugin_tree, site_dir
-from tests.integration.streamed import Streamed, kill_controller
+from tests.integration.streamed import RESTORE_STARTS, Streamed, kill_controller
 
 from runbook.errors import ExitCode
 from runbook.sandbox import fleet
@@ -72,7 +72,7 @@ def test_database_down(fleet_, runbook_cli, state_dir: Path) -> None:
 def test_controller_killed(fleet_, runbook_cli, state_dir: Path) -> None:
     with fault("kill -9 of the controller mid-restore, then a re-run", fleet_, state_dir):
         stream = Streamed("p0-rollback", "--reason", "dies", "--yes", "-e", "runbook_serial=1")
-        stream.wait_for("Restore the plugin from a verified backup")
+        stream.wait_for(RESTORE_STARTS)
         kill_controller(stream)
         again = p0(runbook_cli)
         assert again.code == 0, again.err
@@ -82,7 +82,7 @@ def test_controller_killed(fleet_, runbook_cli, state_dir: Path) -> None:
 def test_interrupted_twice(fleet_, runbook_cli, state_dir: Path) -> None:
     with fault("Ctrl-C twice mid-restore, then a re-run", fleet_, state_dir):
         stream = Streamed("p0-rollback", "--reason", "stop", "--yes", "-e", "runbook_serial=1")
-        stream.wait_for("Restore the plugin from a verified backup")
+        stream.wait_for(RESTORE_STARTS)
         stream.send_signal(signal.SIGINT)
         stream.send_signal(signal.SIGINT)
         stream.finish()
@@ -97,7 +97,7 @@ def test_two_operators(fleet_, runbook_cli, state_dir: Path) -> None:
         first = Streamed(
             "p0-rollback", "--reason", "first", "--yes", "-e", "runbook_serial=1", "-l", "alpha"
         )
-        first.wait_for("Restore the plugin from a verified backup")
+        first.wait_for(RESTORE_STARTS)
         playbook = first.playbook_pid()
         os.kill(playbook, signal.SIGSTOP)
         try:
@@ -122,7 +122,7 @@ def test_unreachable_before(fleet_, runbook_cli, state_dir: Path) -> None:
 def test_link_cut_mid_restore(fleet_, runbook_cli, state_dir: Path) -> None:
     with fault("a link cut mid-restore", fleet_, state_dir):
         stream = Streamed("p0-rollback", "--reason", "cut", "--yes", "-e", "runbook_serial=1")
-        stream.wait_for("Restore the plugin from a verified backup")
+        stream.wait_for(RESTORE_STARTS)
         with fleet_.broken("link-cut", "beta-1"):
             stream.finish()
         assert stream.returncode == ExitCode.HOSTS_UNREACHABLE

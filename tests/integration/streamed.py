@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+#: What p0-rollback prints as its restores start: the task in which each node restores the
+#: plugin and checks it, in one call.
+RESTORE_STARTS = "Verify the node"
+
 
 class Streamed:
     """A `runbook` process whose output is read line by line while it runs."""

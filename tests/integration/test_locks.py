@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.integration.streamed import Streamed, kill_controller
+from tests.integration.streamed import RESTORE_STARTS, Streamed, kill_controller
 from tests.integration.test_rollback import NODES, backups, fleet_, held_lock, p0, version
 
 from runbook.errors import ExitCode
@@ -40,7 +40,7 @@ def test_a_run_whose_database_is_down_releases_its_locks(fleet_, sandbox, runboo
 def test_a_dead_controllers_lock_is_taken_over_and_recorded(fleet_, runbook_cli) -> None:
     """kill -9 of the controller left the locks held and the run "running" forever."""
     stream = Streamed("p0-rollback", "--reason", "dies", "--yes", "-e", "runbook_serial=1")
-    stream.wait_for("Restore the plugin from a verified backup")
+    stream.wait_for(RESTORE_STARTS)
     kill_controller(stream)
     assert held_locks(fleet_), "the killed run held its locks"
     again = p0(runbook_cli)

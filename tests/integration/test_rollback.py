@@ -12,7 +12,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from tests.integration.streamed import Streamed
+from tests.integration.streamed import RESTORE_STARTS, Streamed
 
 from runbook.errors import ExitCode
 from runbook.sandbox import fleet
@@ -240,7 +240,7 @@ def test_an_unreachable_first_node_hands_the_site_to_its_next(fleet_, runbook_cl
 
 def test_unreachable_node_during_the_run(fleet_, runbook_cli, state_dir: Path) -> None:
     proc = start_p0(["-e", "runbook_serial=1"])
-    proc.wait_for("Restore the plugin from a verified backup")
+    proc.wait_for(RESTORE_STARTS)
     with fleet_.broken("link-cut", "beta-1"):  # beta-1 is the last wave
         proc.finish()
     assert proc.returncode == ExitCode.HOSTS_UNREACHABLE
@@ -404,7 +404,7 @@ def test_force_unlock_is_recorded(fleet_, runbook_cli) -> None:
 
 def test_two_rollbacks_at_once(fleet_, runbook_cli) -> None:
     proc = start_p0(["-e", "runbook_serial=1", "-l", "alpha"])
-    proc.wait_for("Restore the plugin from a verified backup")
+    proc.wait_for(RESTORE_STARTS)
     # Hold the first run mid-restore (its lock taken) for as long as the second one takes.
     playbook = proc.playbook_pid()
     os.kill(playbook, signal.SIGSTOP)
@@ -443,7 +443,7 @@ def start_p0(extra: list[str]) -> Streamed:
 
 def test_interrupted_restore_leaves_whole_trees_and_a_rerun_finishes(fleet_, runbook_cli) -> None:
     proc = start_p0(["-e", "runbook_serial=1"])
-    proc.wait_for("Restore the plugin from a verified backup")
+    proc.wait_for(RESTORE_STARTS)
     proc.send_signal(signal.SIGTERM)
     proc.send_signal(signal.SIGTERM)
     proc.finish()

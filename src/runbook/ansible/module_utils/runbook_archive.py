@@ -615,3 +615,71 @@ def restore(
     if expected and restored != expected:
         raise ArchiveError(f"{live}: restored version {restored}, its manifest says {expected}")
     return result
+
+
+#: plugin_restore's options; mase_smoke_test's `restore` takes the same (a restore and the
+#: checks of what it restored, in one call).
+RESTORE_SPEC: Dict[str, Any] = dict(
+    plugins_dir=dict(type="path", required=True),
+    backup_dir=dict(type="path", required=True),
+    slug=dict(type="str", required=True),
+    backup=dict(type="str", default="latest"),
+    run_id=dict(type="str", default="manual"),
+    wp_root=dict(type="path"),
+    reload_argv=dict(type="list", elements="str", default=[]),
+    logs=dict(type="list", elements="path", default=[]),
+)
+
+
+class RestoreFailed(Exception):
+    """plugin_restore's call failed: `msg` and the result `fields` its failure returns."""
+
+    def __init__(self, msg: str, fields: Dict[str, Any]) -> None:
+        super().__init__(msg)
+        self.msg = msg
+        self.fields = fields
+
+
+def restore_and_reload(
+    params: Dict[str, Any], check_mode: bool, run_command: Any
+) -> Tuple[bool, Dict[str, Any]]:
+    """plugin_restore's whole call, with RESTORE_SPEC's `params`: the restore, the OPcache
+    reset after a swap (`run_command`: AnsibleModule.run_command), then the logs' sizes.
+    Returns (changed, result); raises RestoreFailed with what the failure reports."""
+    p = params
+    if "/" in p["backup"] or p["backup"].startswith("."):
+        raise RestoreFailed(
+            f"backup must be a file name in {p['backup_dir']}, not {p['backup']!r}", {}
+        )
+    run_id = "".join(c for c in p["run_id"] if c.isalnum() or c in "-_")[:40] or "manual"
+    try:
+        result = restore(
+            p["plugins_dir"],
+            p["backup_dir"],
+            p["slug"],
+            wanted=p["backup"],
+            run_id=run_id,
+            check_mode=check_mode,
+            wp_root=p["wp_root"],
+        )
+    except (ArchiveError, OSError) as exc:
+        raise RestoreFailed(
+            f"restore of {p['slug']} from {p['backup_dir']} failed: {exc}",
+            {"runbook_report": {"node": {"restore": {"error": str(exc)}}}},
+        ) from None
+    changed = result.pop("changed")
+    result["opcache_reset"] = False
+    if changed and not check_mode and p["reload_argv"]:
+        rc, out, err = run_command(p["reload_argv"])
+        if rc != 0:
+            raise RestoreFailed(
+                f"{p['slug']} restored from {result.get('backup')}, but the OPcache reset "
+                f"failed ({' '.join(p['reload_argv'])}, rc {rc}): {(err or out).strip()[:500]}",
+                {**result, "changed": True, "runbook_report": {"node": {"restore": result}}},
+            )
+        result["opcache_reset"] = True
+    if p["logs"]:
+        result["log_offsets"] = {
+            path: os.path.getsize(path) if os.path.exists(path) else 0 for path in p["logs"]
+        }
+    return changed, result

@@ -73,6 +73,52 @@ options:
         description: The run that took it.
         type: str
         required: true
+  restore:
+    description:
+      - Restore the plugin first, as M(runbook.wordpress.plugin_restore) does with these
+        options, then check what it restored, in the same round trip (one module start per
+        node instead of two).
+      - The node's expected version is then the restored one, and new fatal errors count from
+        where the logs ended after the swap and the OPcache reset.
+      - After the OPcache reset (a php-fpm reload) the web server answers 502 until PHP is
+        back, so the node's first request waits for it, I(timeout) seconds at most.
+      - When the restore fails, no check runs and the task fails with the restore's message
+        (the lock, if I(release_lock) says so, is released all the same).
+    type: dict
+    suboptions:
+      plugins_dir:
+        description: The folder holding the plugin folder (C(wp-content/plugins)).
+        type: path
+        required: true
+      backup_dir:
+        description: Where backups live.
+        type: path
+        required: true
+      slug:
+        description: The plugin's slug.
+        type: str
+        required: true
+      backup:
+        description: A backup file name, or C(latest) for the newest good one.
+        type: str
+        default: latest
+      run_id:
+        description: Names the staging folder and the snapshot, for the evidence trail.
+        type: str
+        default: manual
+      wp_root:
+        description: The WordPress root, where a stale C(.maintenance) is removed.
+        type: path
+      reload_argv:
+        description: The command that resets OPcache after a swap, as an argv list.
+        type: list
+        elements: str
+        default: []
+      logs:
+        description: Log files whose sizes after the swap start the search for new fatal errors.
+        type: list
+        elements: path
+        default: []
 author:
   - runbook developers (@runbook)
 """
@@ -100,6 +146,10 @@ lock_released:
   description: True when this run's lock on the site was released here.
   type: bool
   returned: when I(release_lock) was given
+restore:
+  description: What the restore did, as M(runbook.wordpress.plugin_restore) returns it.
+  type: dict
+  returned: when I(restore) was given
 """
 
 import json
@@ -109,10 +159,13 @@ import urllib.error
 import urllib.request
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.runbook_archive import RESTORE_SPEC, RestoreFailed, restore_and_reload
 from ansible.module_utils.runbook_lock import RELEASE_SPEC, LockError, release
 from ansible.module_utils.runbook_wp import plugin_version
 
 FATAL_MARKERS = (b"PHP Fatal error", b"PHP Parse error")
+# What the web server answers while PHP restarts (or no answer at all).
+GATEWAY_DOWN = (None, 502, 503, 504)
 
 
 class Http:
@@ -167,10 +220,17 @@ def new_fatals(offsets):
     return found
 
 
-def node_checks(p, http):
+def node_checks(p, http, settle=0.0):
+    """The node's checks. `settle`: seconds the first request may wait for PHP to answer
+    again after a php-fpm reload in this call (the web server says 502 until it does)."""
     checks = []
     for path in ("/wp-login.php", "/wp-json/"):
         status, _unused = http.call("GET", path)
+        deadline = time.monotonic() + settle
+        while status in GATEWAY_DOWN and time.monotonic() < deadline:
+            time.sleep(0.1)
+            status, _unused = http.call("GET", path)
+        settle = 0.0
         checks.append({"name": f"GET {path}", "ok": status == 200, "detail": f"HTTP {status}"})
     if p["expected_version"]:
         version = plugin_version(p["plugin_dir"], os.path.basename(p["plugin_dir"].rstrip("/")))
@@ -271,18 +331,32 @@ def main():
             log_offsets=dict(type="dict", default={}),
             timeout=dict(type="int", default=15),
             release_lock=dict(type="dict", options=RELEASE_SPEC),
+            restore=dict(type="dict", options=RESTORE_SPEC),
         ),
         supports_check_mode=True,
     )
     p = module.params
+    changed, restored = restore_first(module) if p["restore"] else (False, None)
     scopes = ["node", "site"] if p["scope"] == "both" else [p["scope"]]
+    if module.check_mode and p["restore"]:
+        scopes = ["site"]  # the restore was a dry run: nothing of it to check
     if module.check_mode and "site" in scopes:
         # The round trips write settings (and put them back): not in check mode.
         scopes.remove("site")
         if not scopes:
-            module.exit_json(changed=False, checks=[], verification_failed=False, skipped=True)
+            report = {}
+            module.exit_json(
+                changed=changed,
+                checks=[],
+                verification_failed=False,
+                # With a restore (a dry run here) the call did something: not a skip.
+                skipped=restored is None,
+                runbook_report=report,
+                **restored_fields(restored, report),
+            )
     checks = []
     report = {}
+    extra = restored_fields(restored, report)
     try:
         http = Http(p["base_url"], p["host_header"], p["token"], p["timeout"])
     except ValueError as exc:
@@ -290,25 +364,63 @@ def main():
     else:
         error = None
         for scope in scopes:
-            done = node_checks(p, http) if scope == "node" else site_checks(p, http)
+            if scope == "node":
+                # PHP was reloaded in this call: wait for it, as long as one request may take.
+                reloaded = bool(restored and restored.get("opcache_reset"))
+                done = node_checks(p, http, settle=p["timeout"] if reloaded else 0.0)
+            else:
+                done = site_checks(p, http)
             checks.extend(done)
-            report[scope] = {f"smoke_test_{scope}": done}
+            report.setdefault(scope, {})[f"smoke_test_{scope}"] = done
     # The lock goes whatever the checks found.
-    extra = release_lock(module, report) if p["release_lock"] else {}
+    if p["release_lock"]:
+        extra.update(release_lock(module, report))
     if error is not None:
-        module.fail_json(msg=error, verification_failed=False, runbook_report=report, **extra)
+        module.fail_json(
+            msg=error, changed=changed, verification_failed=False, runbook_report=report, **extra
+        )
     failed = [c for c in checks if not c["ok"]]
     if failed:
         module.fail_json(
             msg="verification failed: " + "; ".join(f"{c['name']}: {c['detail']}" for c in failed),
+            changed=changed,
             checks=checks,
             verification_failed=True,
             runbook_report=report,
             **extra,
         )
     module.exit_json(
-        changed=False, checks=checks, verification_failed=False, runbook_report=report, **extra
+        changed=changed, checks=checks, verification_failed=False, runbook_report=report, **extra
     )
+
+
+def restore_first(module):
+    """The restore before the checks (restore): (changed, result). The node's checks then
+    expect the restored version and count fatal errors from where the logs ended after the
+    swap. A failed restore fails the call at once, the lock released if asked."""
+    p = module.params
+    try:
+        changed, result = restore_and_reload(p["restore"], module.check_mode, module.run_command)
+    except RestoreFailed as exc:
+        fields = dict(exc.fields)
+        report = fields.pop("runbook_report", {})
+        extra = release_lock(module, report) if p["release_lock"] else {}
+        module.fail_json(
+            msg=exc.msg, verification_failed=False, runbook_report=report, **fields, **extra
+        )
+    if not p["expected_version"]:
+        p["expected_version"] = result.get("version_after")
+    if "log_offsets" in result:
+        p["log_offsets"] = result["log_offsets"]
+    return changed, result
+
+
+def restored_fields(restored, report):
+    """The restore's result in the call's result and its report (the node's `restore`)."""
+    if restored is None:
+        return {}
+    report.setdefault("node", {})["restore"] = restored
+    return {"restore": restored}
 
 
 def release_lock(module, report):

@@ -105,62 +105,16 @@ log_offsets:
   returned: when logs are given
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.runbook_archive import ArchiveError, restore
+from ansible.module_utils.runbook_archive import RESTORE_SPEC, RestoreFailed, restore_and_reload
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            plugins_dir=dict(type="path", required=True),
-            backup_dir=dict(type="path", required=True),
-            slug=dict(type="str", required=True),
-            backup=dict(type="str", default="latest"),
-            run_id=dict(type="str", default="manual"),
-            wp_root=dict(type="path"),
-            reload_argv=dict(type="list", elements="str", default=[]),
-            logs=dict(type="list", elements="path", default=[]),
-        ),
-        supports_check_mode=True,
-    )
-    p = module.params
-    if "/" in p["backup"] or p["backup"].startswith("."):
-        module.fail_json(
-            msg=f"backup must be a file name in {p['backup_dir']}, not {p['backup']!r}"
-        )
-    run_id = "".join(c for c in p["run_id"] if c.isalnum() or c in "-_")[:40] or "manual"
+    module = AnsibleModule(argument_spec=RESTORE_SPEC, supports_check_mode=True)
     try:
-        result = restore(
-            p["plugins_dir"],
-            p["backup_dir"],
-            p["slug"],
-            wanted=p["backup"],
-            run_id=run_id,
-            check_mode=module.check_mode,
-            wp_root=p["wp_root"],
-        )
-    except (ArchiveError, OSError) as exc:
-        module.fail_json(
-            msg=f"restore of {p['slug']} from {p['backup_dir']} failed: {exc}",
-            runbook_report={"node": {"restore": {"error": str(exc)}}},
-        )
-    changed = result.pop("changed")
-    result["opcache_reset"] = False
-    if changed and not module.check_mode and p["reload_argv"]:
-        rc, out, err = module.run_command(p["reload_argv"])
-        if rc != 0:
-            module.fail_json(
-                msg=f"{p['slug']} restored from {result.get('backup')}, but the OPcache reset "
-                f"failed ({' '.join(p['reload_argv'])}, rc {rc}): {(err or out).strip()[:500]}",
-                **{**result, "changed": True, "runbook_report": {"node": {"restore": result}}},
-            )
-        result["opcache_reset"] = True
-    if p["logs"]:
-        result["log_offsets"] = {
-            path: os.path.getsize(path) if os.path.exists(path) else 0 for path in p["logs"]
-        }
+        changed, result = restore_and_reload(module.params, module.check_mode, module.run_command)
+    except RestoreFailed as exc:
+        module.fail_json(msg=exc.msg, **exc.fields)
     module.exit_json(
         **{**result, "changed": changed, "runbook_report": {"node": {"restore": result}}}
     )
