@@ -160,14 +160,13 @@ def baseline(root: Path, topology, verified: bool = False) -> float:  # type: ig
     return time.perf_counter() - started
 
 
-def ansible_floor(root: Path) -> float:
-    """One `ping` per host through ansible-playbook and the project's ansible.cfg."""
+def timed_playbook(root: Path, files: dict[str, str]) -> float:
+    """Seconds ansible-playbook takes over the sandbox's inventory with the project's
+    ansible.cfg, running the first of `files` (name: text, written to a scratch folder)."""
     project = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory() as scratch:
-        play = Path(scratch) / "floor.yml"
-        play.write_text(
-            "- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.ping:\n"
-        )
+        for name, text in files.items():
+            (Path(scratch) / name).write_text(text)
         env = {**os.environ, "ANSIBLE_CONFIG": str(project / "ansible.cfg")}
         started = time.perf_counter()
         subprocess.run(
@@ -177,7 +176,7 @@ def ansible_floor(root: Path) -> float:
                 str(root / "inventory" / "hosts.yml"),
                 "--forks",
                 "50",
-                str(play),
+                str(Path(scratch) / next(iter(files))),
             ],
             cwd=project,
             env=env,
@@ -186,6 +185,12 @@ def ansible_floor(root: Path) -> float:
             timeout=600,
         )
         return time.perf_counter() - started
+
+
+def ansible_floor(root: Path) -> float:
+    """One `ping` per host through ansible-playbook and the project's ansible.cfg."""
+    play = "- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.ping:\n"
+    return timed_playbook(root, {"floor.yml": play})
 
 
 def fewest_rounds(root: Path, topology, token: str) -> float:  # type: ignore[no-untyped-def]
@@ -236,28 +241,13 @@ def fewest_rounds(root: Path, topology, token: str) -> float:  # type: ignore[no
         }
         for name, key, when in plays
     ]
-    project = Path(__file__).resolve().parent.parent
-    with tempfile.TemporaryDirectory() as scratch:
-        (Path(scratch) / "scripts.json").write_text(json.dumps({"bench_scripts": scripts}))
-        (Path(scratch) / "fewest.yml").write_text(json.dumps(playbook))
-        env = {**os.environ, "ANSIBLE_CONFIG": str(project / "ansible.cfg")}
-        started = time.perf_counter()
-        subprocess.run(
-            [
-                str(Path(sys.executable).parent / "ansible-playbook"),
-                "-i",
-                str(root / "inventory" / "hosts.yml"),
-                "--forks",
-                "50",
-                str(Path(scratch) / "fewest.yml"),
-            ],
-            cwd=project,
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=600,
-        )
-        return time.perf_counter() - started
+    return timed_playbook(
+        root,
+        {
+            "fewest.yml": json.dumps(playbook),
+            "scripts.json": json.dumps({"bench_scripts": scripts}),
+        },
+    )
 
 
 def runbook_run(root: Path, mitogen: bool = False) -> tuple[float, float]:
