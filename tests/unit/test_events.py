@@ -132,23 +132,17 @@ def test_a_play_over_an_empty_group_is_no_error_when_hosts_ran() -> None:
 def test_a_restore_failing_in_the_smoke_tests_call_is_no_verification_failure() -> None:
     """p0-rollback restores in the smoke test's call (a task named Verify): a backup that
     cannot be restored there is a failed host (3), not a failed check (5)."""
-    task = "Verify the node (login page, REST index, plugin version, no new fatal)"
-    restore = model_with(
-        ev(
-            "runner_on_failed",
-            "a-1",
-            task=task,
-            res={"msg": "restore of mase from /b failed: no backup", "verification_failed": False},
-        )
+
+    def failed_in_verify(res: dict[str, object]) -> RunModel:
+        task = "Verify the node (login page, REST index, plugin version, no new fatal)"
+        return model_with(ev("runner_on_failed", "a-1", task=task, res=res))
+
+    restore = failed_in_verify(
+        {"msg": "restore of mase from /b failed: no backup", "verification_failed": False}
     )
     assert not restore.hosts["a-1"].verification_failed
     assert exit_code_for(restore, "failed", False)[1] == ExitCode.HOSTS_FAILED
-    check = model_with(
-        ev(
-            "runner_on_failed",
-            "a-1",
-            task=task,
-            res={"msg": "verification failed: GET /wp-login.php", "verification_failed": True},
-        )
+    check = failed_in_verify(
+        {"msg": "verification failed: GET /wp-login.php", "verification_failed": True}
     )
     assert exit_code_for(check, "failed", False)[1] == ExitCode.VERIFICATION_FAILED

@@ -338,11 +338,10 @@ def main():
     p = module.params
     changed, restored = restore_first(module) if p["restore"] else (False, None)
     scopes = ["node", "site"] if p["scope"] == "both" else [p["scope"]]
-    if module.check_mode and p["restore"]:
-        scopes = ["site"]  # the restore was a dry run: nothing of it to check
-    if module.check_mode and "site" in scopes:
-        # The round trips write settings (and put them back): not in check mode.
-        scopes.remove("site")
+    if module.check_mode:
+        # The site's round trips write settings (and put them back): not in check mode. After
+        # a restore (a dry run here) nothing it did can be checked either.
+        scopes = [] if p["restore"] else [s for s in scopes if s != "site"]
         if not scopes:
             report = {}
             module.exit_json(
