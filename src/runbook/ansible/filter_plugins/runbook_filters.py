@@ -92,6 +92,17 @@ def lock_holders(hosts, hostvars):
     return found
 
 
+def options_not_set(hosts, hostvars):
+    """The hosts whose site_status call read and locked their site but could not set its
+    options (site_status_node.set_error: the database down, say), in order."""
+    found = []
+    for host in hosts:
+        status = _vars_of(hostvars, host, "options_not_set").get("site_status_node")
+        if isinstance(status, dict) and status.get("set_error"):
+            found.append(host)
+    return found
+
+
 def nodes_outside(hosts, hostvars, sites):
     """The hosts whose `site` is not one of `sites` (the nodes of the sites a run does not
     hold), in order."""
@@ -146,6 +157,7 @@ class FilterModule:
             "site_leaders": site_leaders,
             "stand_ins": stand_ins,
             "nodes_outside": nodes_outside,
+            "options_not_set": options_not_set,
             "lock_holders": lock_holders,
             "lacking_vars": lacking_vars,
             "locked_sites": locked_sites,

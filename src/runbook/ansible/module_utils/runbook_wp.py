@@ -8,7 +8,7 @@ import json
 import os
 import re
 import subprocess
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 VERSION_HEADER = re.compile(rb"^[ \t/*#@]*Version:(.*)$", re.IGNORECASE | re.MULTILINE)
 
@@ -161,6 +161,14 @@ def validate_values(values: Dict[str, Any], kind: str) -> List[str]:
     return errors
 
 
+def option_values(values: Dict[str, Any], kind: str) -> Tuple[Dict[str, Any], List[str]]:
+    """`values` as they are written (a percentage given as a digit string becomes a number),
+    and why each is invalid (empty: all valid)."""
+    if kind == "percentages":
+        values = {k: int(v) if isinstance(v, str) and v.isdigit() else v for k, v in values.items()}
+    return values, validate_values(values, kind)
+
+
 def merge_values(current: Dict[str, Any], values: Dict[str, Any]) -> Dict[str, Any]:
     """`current` with `values` set: existing keys keep their place, new ones follow sorted,
     so the same input always produces the same (strictly equal) value."""
@@ -202,3 +210,57 @@ def flush_site_caches(
     for command in site_cache_commands(transients):
         said = wp(command).strip()
         actions.append({"command": "wp " + " ".join(command), "said": said})
+
+
+class OptionError(Exception):
+    """A JSON option not set as asked: `msg` names the option and the WordPress root, `facts`
+    (before, after) say how far it got."""
+
+    def __init__(self, msg: str, **facts: Any) -> None:
+        super().__init__(msg)
+        self.msg = msg
+        self.facts = facts
+
+
+def set_json_option(
+    wp: Callable[[List[str]], str],
+    path: str,
+    option: str,
+    values: Dict[str, Any],
+    create: bool = False,
+    check_mode: bool = False,
+) -> Dict[str, Any]:
+    """Merge valid `values` (option_values) into the JSON-object option, write it only when
+    that changes it, then read it back: changed, before and after. Raises OptionError."""
+    try:
+        current = parse_json_output(wp(["option", "get", option, "--format=json"]))
+    except WpError as exc:
+        if "Could not get" not in (exc.stderr or "") or not create:
+            raise OptionError(f"cannot read {option} in {path}: {exc}") from None
+        current = {}
+    except ValueError as exc:
+        raise OptionError(f"cannot read {option} in {path}: {exc}") from None
+    if current == []:
+        current = {}  # WP-CLI prints an empty object as []
+    if not isinstance(current, dict):
+        raise OptionError(f"{option} in {path} holds {current!r}, not an object")
+    wanted = merge_values(current, values)
+    if wanted == current or check_mode:
+        return {"changed": wanted != current, "before": current, "after": wanted}
+    try:
+        wp(["option", "update", option, json.dumps(wanted, separators=(",", ":")), "--format=json"])
+        after = parse_json_output(wp(["option", "get", option, "--format=json"]))
+    except (WpError, ValueError) as exc:
+        raise OptionError(f"writing {option} in {path} failed: {exc}", before=current) from None
+    if after != wanted:
+        raise OptionError(
+            f"{option} in {path} reads back as {after!r}, not the {wanted!r} written",
+            before=current,
+            after=after,
+        )
+    return {"changed": True, "before": current, "after": after}
+
+
+def option_change(option: str, outcome: Dict[str, Any]) -> Dict[str, Any]:
+    """An option's change as the run record's site part keeps it (`options_changed`)."""
+    return {option: {"option": option, "before": outcome["before"], "after": outcome["after"]}}

@@ -80,15 +80,14 @@ actions:
   returned: when I(flush_caches) was given
 """
 
-import json
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.runbook_wp import (
+    OptionError,
     WpError,
     flush_site_caches,
-    merge_values,
-    parse_json_output,
-    validate_values,
+    option_change,
+    option_values,
+    set_json_option,
     wp_argument_spec,
     wp_runner,
 )
@@ -109,61 +108,17 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    values = p["values"]
-    if p["kind"] == "percentages":
-        values = {k: int(v) if isinstance(v, str) and v.isdigit() else v for k, v in values.items()}
-    errors = validate_values(values, p["kind"])
+    values, errors = option_values(p["values"], p["kind"])
     if errors:
         module.fail_json(msg=f"{p['option']}: nothing written: " + "; ".join(errors))
 
     wp = wp_runner(p, p["skip_plugins"])
-
     try:
-        current = parse_json_output(wp(["option", "get", p["option"], "--format=json"]))
-    except WpError as exc:
-        if "Could not get" in (exc.stderr or "") and p["create"]:
-            current = {}
-        else:
-            module.fail_json(msg=f"cannot read {p['option']} in {p['path']}: {exc}")
-    except ValueError as exc:
-        module.fail_json(msg=f"cannot read {p['option']} in {p['path']}: {exc}")
-    if current == []:
-        current = {}  # WP-CLI prints an empty object as []
-    if not isinstance(current, dict):
-        module.fail_json(msg=f"{p['option']} in {p['path']} holds {current!r}, not an object")
-    wanted = merge_values(current, values)
-    report = {
-        "site": {
-            "options_changed": {
-                p["option"]: {"option": p["option"], "before": current, "after": wanted}
-            }
-        }
-    }
-    result = dict(changed=wanted != current, before=current, after=wanted, runbook_report=report)
-    if wanted != current and not module.check_mode:
-        try:
-            wp(
-                [
-                    "option",
-                    "update",
-                    p["option"],
-                    json.dumps(wanted, separators=(",", ":")),
-                    "--format=json",
-                ]
-            )
-            after = parse_json_output(wp(["option", "get", p["option"], "--format=json"]))
-        except (WpError, ValueError) as exc:
-            module.fail_json(
-                msg=f"writing {p['option']} in {p['path']} failed: {exc}", before=current
-            )
-        if after != wanted:
-            module.fail_json(
-                msg=f"{p['option']} in {p['path']} reads back as {after!r}, "
-                f"not the {wanted!r} written",
-                before=current,
-                after=after,
-            )
-        result["after"] = after
+        result = set_json_option(wp, p["path"], p["option"], values, p["create"], module.check_mode)
+    except OptionError as exc:
+        module.fail_json(msg=exc.msg, **exc.facts)
+    report = {"site": {"options_changed": option_change(p["option"], result)}}
+    result["runbook_report"] = report
     if p["flush_caches"] and not module.check_mode:
         actions = []
         try:

@@ -7,14 +7,15 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: wp_site_info
-short_description: Read WordPress and plugin state on one node, without changing anything
+short_description: Read WordPress and plugin state on one node; lock and set the site there
 description:
   - Reads the WordPress version from C(wp-includes/version.php), as C(wp core version) does
     (it works with the database down),
     the plugin's version from its main file's header, the named options through
     C(wp option get --format=json), and the plugin's backups.
   - Options live in the site's database, so ask for them on one node per site.
-  - Read-only (but for the site's lock, when asked to take it); never reports C(changed).
+  - Read-only, but for the site's lock when asked to take it, and the options given in
+    I(set_options); it reports C(changed) only when one of those options changed.
 options:
   plugin:
     description: The plugin's slug (its folder under C(wp-content/plugins)).
@@ -95,6 +96,41 @@ options:
         description: The machine and process running this run.
         type: str
         default: ""
+  set_options:
+    description:
+      - Once everything was read and the lock (when asked for) was taken, set keys of these
+        JSON-object options, in order, as M(runbook.wordpress.wp_option_json) does (merged,
+        written only when different, read back). A site's first node so reads, locks and
+        writes in one call.
+      - Values are checked before anything is read or locked; an invalid one fails the call.
+      - A write that fails (the database down, say) does not fail the call, whose read and
+        lock stand; I(set_error) says why, and the playbook decides what follows.
+    type: list
+    elements: dict
+    suboptions:
+      option:
+        description: The option name.
+        type: str
+        required: true
+      values:
+        description: The keys to set and their values.
+        type: dict
+        required: true
+      kind:
+        description: What the values are (booleans, or whole numbers 0-100).
+        type: str
+        choices: [flags, percentages]
+        default: flags
+  flush_caches:
+    description:
+      - After I(set_options), flush the site's object cache (C(wp cache flush)) and, with
+        I(transients), its transients (C(wp transient delete --all)); not in check mode.
+    type: dict
+    suboptions:
+      transients:
+        description: Delete the site's transients too.
+        type: bool
+        default: true
 extends_documentation_fragment:
   - runbook_wp
 author:
@@ -153,6 +189,18 @@ lock_held:
   description: True when another run holds the site's lock (the call then fails).
   type: bool
   returned: when I(lock) was given and the lock is held by another run
+options_set:
+  description: Each option of I(set_options) set (option, changed, before, after), in order.
+  type: list
+  returned: when I(set_options) was given
+actions:
+  description: The cache flushes run, each with what WP-CLI said.
+  type: list
+  returned: when I(flush_caches) was given and the options were set
+set_error:
+  description: Why I(set_options) or I(flush_caches) could not be done (the call still succeeds).
+  type: str
+  returned: when setting an option or flushing the caches failed
 runbook_report:
   description: The same facts shaped for runbook's run record (node and site parts).
   type: dict
@@ -172,12 +220,23 @@ from ansible.module_utils.runbook_lock import (
     take,
 )
 from ansible.module_utils.runbook_wp import (
+    OptionError,
     WpError,
     core_version,
+    flush_site_caches,
+    option_change,
+    option_values,
     parse_json_output,
     plugin_version,
+    set_json_option,
     wp_argument_spec,
     wp_runner,
+)
+
+SET_SPEC = dict(
+    option=dict(type="str", required=True),
+    values=dict(type="dict", required=True),
+    kind=dict(type="str", choices=["flags", "percentages"], default="flags"),
 )
 
 
@@ -191,10 +250,21 @@ def main():
             logs=dict(type="list", elements="path", default=[]),
             lock_file=dict(type="path"),
             lock=dict(type="dict", options=LOCK_SPEC),
+            set_options=dict(type="list", elements="dict", options=SET_SPEC),
+            flush_caches=dict(
+                type="dict", options=dict(transients=dict(type="bool", default=True))
+            ),
         ),
         supports_check_mode=True,
     )
     p = module.params
+    writes = []
+    for write in p["set_options"] or []:
+        values, invalid = option_values(write["values"], write["kind"])
+        if invalid:
+            said = "; ".join(invalid)
+            module.fail_json(msg=f"{write['option']}: nothing read or written: {said}")
+        writes.append((write["option"], values))
     if not os.path.isfile(os.path.join(p["path"], "wp-load.php")):
         module.fail_json(msg=f"{p['path']} is not a WordPress root (no wp-load.php)")
     errors = []
@@ -230,7 +300,7 @@ def main():
                 # The site's options are unknown: say so as a failure, naming what wp said.
                 module.fail_json(msg=cannot_read(p["path"], site_errors), **result)
             lock_site(module, result, report)
-            module.exit_json(changed=False, **result)
+            module.exit_json(changed=set_options(module, wp, writes, result, report), **result)
 
     # What `wp core version` does (it reads version.php without booting WordPress), without
     # starting PHP: one process less per node; WP-CLI only when the file cannot be parsed.
@@ -279,7 +349,35 @@ def main():
         # still go to the run record).
         module.fail_json(msg=cannot_read(p["path"], site_errors), **result)
     lock_site(module, result, report)
-    module.exit_json(changed=False, **result)
+    module.exit_json(changed=set_options(module, wp, writes, result, report), **result)
+
+
+def set_options(module, wp, writes, result, report):
+    """The site's options set once it is read and locked, then its caches flushed (if asked):
+    whether an option changed. A failure is said in set_error, the call going on."""
+    p = module.params
+    if not writes:
+        return False
+    site = report.setdefault("site", {})
+    done = result["options_set"] = []
+    try:
+        for option, values in writes:
+            outcome = set_json_option(wp, p["path"], option, values, check_mode=module.check_mode)
+            done.append({"option": option, **outcome})
+            site.setdefault("options_changed", {}).update(option_change(option, outcome))
+        if p["flush_caches"] and not module.check_mode:
+            actions = result["actions"] = []
+            try:
+                flush_site_caches(wp, p["flush_caches"]["transients"], actions)
+            finally:
+                site["caches"] = list(actions)
+    except OptionError as exc:
+        result["set_error"] = exc.msg
+    except WpError as exc:
+        result["set_error"] = (
+            f"the options were set, but flushing the caches failed: {exc} (in {p['path']})"
+        )
+    return any(d["changed"] for d in done)
 
 
 def lock_site(module, result, report):

@@ -8,8 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import httpx
-
 from runbook.errors import RunbookError
 
 
@@ -136,6 +134,8 @@ HEADERS = {"Content-Type": "application/json", "User-Agent": "runbook"}
 
 def post(url: str, payload: bytes, timeout: float, headers: dict[str, str] | None = None) -> str:
     """One POST, bounded in time, no redirects: 5xx and timeouts are worth a retry."""
+    import httpx  # here: every run loads the channels, few of them post (~0.08 s a run)
+
     with httpx.Client(timeout=timeout, follow_redirects=False) as client:
         try:
             response = client.post(url, content=payload, headers={**HEADERS, **(headers or {})})
