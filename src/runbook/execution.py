@@ -529,6 +529,9 @@ def _extravars(request: RunRequest, context: dict[str, Any]) -> dict[str, Any]:
         **request.extra_vars,
         "runbook_params": request.params,
         "runbook_run": context,
+        # The parameters matched their patterns and the reason was checked (check_reason)
+        # before the run: common/lock.yml does not check them again.
+        "runbook_inputs_checked": True,
     }
     if book.serial is not None:
         extravars.setdefault("runbook_serial", book.serial)

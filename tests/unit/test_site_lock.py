@@ -161,3 +161,15 @@ def test_lacking_vars_are_the_hosts_preflight_would_stop() -> None:
     }
     assert f["lacking_vars"](list(hostvars), hostvars, ["site", "wp_path"]) == ["a-2", "b-1"]
     assert f["lacking_vars"](list(hostvars), hostvars, []) == []
+
+
+def test_options_not_set_are_the_nodes_whose_lock_call_could_not_write() -> None:
+    f = filters()
+    hostvars = {
+        "a-1": {"site_status_node": {"set_error": "cannot read mase_feature_flags in /w: x"}},
+        "a-2": {"site_status_node": {"options_set": []}},  # written
+        "b-1": {"site_status_node": {"set_error": ""}},
+        "c-1": {"site_status_node": {"skipped": True}},
+        "d-1": {},  # never read
+    }
+    assert f["options_not_set"](list(hostvars), hostvars) == ["a-1"]

@@ -56,3 +56,58 @@ def test_plugin_version_from_header(tmp_path: Path) -> None:
     (plugin / "mase.php").write_text("<?php\n/**\n * Plugin Name: MASE\n * Version: 2.1.0\n */\n")
     assert wp.plugin_version(str(plugin), "mase") == "2.1.0"
     assert wp.plugin_version(str(tmp_path / "missing"), "mase") is None
+
+
+class Options:
+    """A site's options as WP-CLI answers for them: `option get` prints JSON (an empty object
+    as []) or fails with "Could not get"; `option update` stores what it is given."""
+
+    def __init__(self, **values: object) -> None:
+        self.values = dict(values)
+        self.updates = 0
+        self.corrupt = False
+
+    def __call__(self, args: list[str]) -> str:
+        import json
+
+        if args[:2] == ["option", "get"]:
+            if args[2] not in self.values:
+                raise wp.WpError(["wp", *args], 1, "", f"Error: Could not get '{args[2]}' option.")
+            value = self.values[args[2]]
+            return json.dumps(value if value else [])
+        if args[:2] == ["option", "update"]:
+            self.updates += 1
+            self.values[args[2]] = {"mangled": True} if self.corrupt else json.loads(args[3])
+            return "Success: Updated."
+        raise AssertionError(args)
+
+
+def test_a_json_option_is_merged_written_once_and_read_back() -> None:
+    site = Options(flags={"a": True, "b": True})
+    done = wp.set_json_option(site, "/w", "flags", {"b": False, "c": True})
+    assert done == {
+        "changed": True,
+        "before": {"a": True, "b": True},
+        "after": {"a": True, "b": False, "c": True},
+    }
+    assert list(site.values["flags"]) == ["a", "b", "c"] and site.updates == 1
+    again = wp.set_json_option(site, "/w", "flags", {"b": False, "c": True})
+    assert again["changed"] is False and site.updates == 1  # nothing to write
+    dry = wp.set_json_option(site, "/w", "flags", {"a": False}, check_mode=True)
+    assert dry["changed"] and dry["after"]["a"] is False and site.values["flags"]["a"] is True
+
+
+def test_a_json_option_that_is_missing_or_reads_back_wrong_is_an_option_error() -> None:
+    with pytest.raises(wp.OptionError, match="cannot read flags in /w: wp option get"):
+        wp.set_json_option(Options(), "/w", "flags", {"a": True})
+    assert wp.set_json_option(Options(), "/w", "flags", {"a": True}, create=True)["changed"]
+    site = Options(flags={"a": True})
+    site.corrupt = True
+    with pytest.raises(wp.OptionError, match="flags in /w reads back as") as caught:
+        wp.set_json_option(site, "/w", "flags", {"a": False})
+    assert caught.value.facts == {"before": {"a": True}, "after": {"mangled": True}}
+
+
+def test_option_values_are_normalised_then_checked() -> None:
+    assert wp.option_values({"a": "40"}, "percentages") == ({"a": 40}, [])
+    assert wp.option_values({"a": "yes"}, "flags")[1] == ["a='yes' is not a boolean"]
