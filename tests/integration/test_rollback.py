@@ -118,6 +118,11 @@ def test_p0_rolls_the_fleet_back_and_verifies(fleet_, runbook_cli) -> None:
         node_report = doc["report"]["sites"][fleet_.node(node).site]["nodes"][node]
         assert (node_report["version_before"], node_report["version_after"]) == ("2.1.0", "2.0.1")
         assert node_report["opcache_reset"] is True  # in the restore's own round trip
+        # Every node's "no new PHP fatal" check reads both logs, from where the swap left them.
+        assert set(doc["hosts"][node]["report"]["restore"]["log_offsets"]) == {
+            f"/var/www/{fleet_.node(node).site}/htdocs/wp-content/debug.log",
+            "/var/log/php/error.log",
+        }
         assert Path(
             node_report["snapshot"].replace(
                 f"/var/www/{fleet_.node(node).site}/htdocs/wp-content",

@@ -130,6 +130,22 @@ def test_stand_ins_are_the_next_nodes_of_sites_whose_first_node_is_gone() -> Non
     assert f["stand_ins"](list(hostvars), hostvars, known) == []
 
 
+def test_unread_nodes_of_a_site_whose_first_node_is_gone_are_all_candidates() -> None:
+    """lock_read_nodes: first: only first nodes were read; where one is gone, every other
+    node of its site is read next, and the first to answer stands in."""
+    f = filters()
+    unread = {"skipped": True}
+    hostvars = {
+        "a-1": {"site": "a"},  # unreachable
+        "a-2": {"site": "a", "site_status_node": unread},
+        "a-3": {"site": "a", "site_status_node": unread},
+        "b-1": {"site": "b", "site_status_node": {"lock_taken": {}}},
+        "b-2": {"site": "b", "site_status_node": unread},
+    }
+    known = f["site_leaders"](list(hostvars), hostvars)
+    assert f["stand_ins"](["a-2", "a-3", "b-1", "b-2"], hostvars, known) == ["a-2", "a-3"]
+
+
 def test_nodes_outside_the_held_sites_are_the_ones_to_stop() -> None:
     f = filters()
     hostvars = {h: {"site": h.split("-")[0]} for h in ("a-1", "a-2", "b-1", "c-1")}

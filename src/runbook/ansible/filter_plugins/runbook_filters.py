@@ -46,7 +46,9 @@ def stand_ins(hosts, hostvars, known):
     """The node standing in for each site whose first node (site_leaders' answer, `known`)
     is no longer among `hosts` (unreachable, or its read failed): the site's next node among
     `hosts`. Not for a site whose first node found its lock held by another run (that site
-    stops), nor for one with no node left."""
+    stops), nor for one with no node left. Where the site's other nodes were not read yet
+    (common/lock.yml with lock_read_nodes: first), every one of them, in order: they are read
+    first, and the first that answers stands in."""
     hosts = list(hosts)
     present = set(hosts)
     now = site_leaders(hosts, hostvars)["leaders"]  # each site's first node still here
@@ -55,9 +57,19 @@ def stand_ins(hosts, hostvars, known):
         if leader in present or site not in now:
             continue
         status = _vars_of(hostvars, leader, "stand_ins").get("site_status_node") or {}
-        if not (isinstance(status, dict) and status.get("lock_held")):
+        if isinstance(status, dict) and status.get("lock_held"):
+            continue
+        if _unread(_vars_of(hostvars, now[site], "stand_ins")):
+            found.extend(h for h in hosts if str(hostvars[h].get("site")) == site)
+        else:
             found.append(now[site])
     return found
+
+
+def _unread(facts):
+    """Whether a host's read was left out (common/lock.yml with lock_read_nodes: first)."""
+    status = facts.get("site_status_node")
+    return isinstance(status, dict) and bool(status.get("skipped"))
 
 
 def lacking_vars(hosts, hostvars, names):

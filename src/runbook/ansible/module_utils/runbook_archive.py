@@ -29,7 +29,10 @@ import stat
 import tarfile
 import tempfile
 import zlib
-from typing import Any, Dict, List, Optional, Pattern, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Pattern, Set, Tuple
+
+from .runbook_lock import describe
+from .runbook_wp import WpError, core_version, plugin_version
 
 MANIFEST_FORMAT = 1
 CHUNK = 1 << 20
@@ -683,3 +686,68 @@ def restore_and_reload(
             path: os.path.getsize(path) if os.path.exists(path) else 0 for path in p["logs"]
         }
     return changed, result
+
+
+#: read_node's options, as a module takes them (mase_smoke_test's `read`).
+NODE_READ_SPEC: Dict[str, Any] = dict(
+    path=dict(type="path", required=True),
+    plugin=dict(type="str", required=True),
+    backup_dir=dict(type="path"),
+    logs=dict(type="list", elements="path", default=[]),
+    lock_file=dict(type="path"),
+    wp_bin=dict(type="str", default="wp"),
+    allow_root=dict(type="bool", default=False),
+    url=dict(type="str"),
+)
+
+
+def read_node(
+    p: Dict[str, Any],
+    wp: Optional[Callable[[List[str]], str]] = None,
+    errors: Optional[List[str]] = None,
+) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """What a node holds before anything changes (NODE_READ_SPEC's options in `p`): the run
+    record's part for the node, and the result's fields. Read-only; what cannot be read is
+    said in `errors` (the list given, extended), never raised."""
+    errors = [] if errors is None else errors
+    # What `wp core version` does (it reads version.php without booting WordPress), without
+    # starting PHP: one process less per node; WP-CLI only when the file cannot be parsed.
+    wordpress_version = core_version(p["path"])
+    if wordpress_version is None and wp is not None:
+        try:
+            wordpress_version = wp(["core", "version"]).strip() or None
+        except (WpError, OSError) as exc:
+            errors.append(str(exc))
+    plugin_dir = os.path.join(p["path"], "wp-content", "plugins", p["plugin"])
+    version = plugin_version(plugin_dir, p["plugin"])
+    # The same list a restore chooses from: a backup it marked bad is never "newest".
+    try:
+        backups = list_backups(p["backup_dir"], p["plugin"]) if p["backup_dir"] else []
+    except OSError as exc:  # not a missing folder (that is no backups): unreadable
+        backups = []
+        errors.append(f"cannot list the backups in {p['backup_dir']}: {exc}")
+    good = [b for b in backups if not b["bad"]]
+    node = {
+        "wordpress_version": wordpress_version,
+        "plugin": p["plugin"],
+        "plugin_version": version,
+        "newest_backup": good[0]["name"] if good else None,
+        "backups": len(backups),
+        "bad_backups": len(backups) - len(good),
+        "errors": errors,
+        "lock": describe(p["lock_file"]) if p["lock_file"] else None,
+    }
+    log_offsets = {}
+    for log in p["logs"]:
+        try:
+            log_offsets[log] = os.path.getsize(log)
+        except OSError:
+            log_offsets[log] = 0
+    fields = dict(
+        log_offsets=log_offsets,
+        wordpress_version=wordpress_version,
+        plugin_version=version,
+        backups=backups,
+        errors=errors,
+    )
+    return node, fields

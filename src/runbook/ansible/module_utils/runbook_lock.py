@@ -64,6 +64,19 @@ def read(path: str) -> Optional[Dict[str, Any]]:
     return lock
 
 
+def describe(path: str) -> Optional[Dict[str, Any]]:
+    """The site lock kept at `path` as a node's read reports it: None when there is none, what
+    was wrong when it cannot be read (the lock lives on the site's first node)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lock = json.load(handle)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        return {"path": path, "unreadable": str(exc)}
+    return lock if isinstance(lock, dict) else {"path": path, "unreadable": "not a JSON object"}
+
+
 def expired(lock: Dict[str, Any]) -> bool:
     try:
         return datetime.datetime.fromisoformat(lock["expires"]) <= now()

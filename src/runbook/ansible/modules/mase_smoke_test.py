@@ -119,6 +119,45 @@ options:
         type: list
         elements: path
         default: []
+  read:
+    description:
+      - Before anything else, read what the node holds, as M(runbook.wordpress.wp_site_info)
+        with C(scope=node) does with these options (WordPress and plugin versions, backups,
+        log sizes, a lock file) - what the run record keeps of the node before the restore, in
+        the same round trip (for a node the run did not read before).
+      - A node that is not a WordPress root fails the call before anything is restored.
+    type: dict
+    suboptions:
+      path:
+        description: The WordPress root.
+        type: path
+        required: true
+      plugin:
+        description: The plugin's slug (its folder under C(wp-content/plugins)).
+        type: str
+        required: true
+      backup_dir:
+        description: The folder holding the plugin's backups.
+        type: path
+      logs:
+        description: Log files whose current size to report.
+        type: list
+        elements: path
+        default: []
+      lock_file:
+        description: The site's lock file on this node; reported if there is one.
+        type: path
+      wp_bin:
+        description: The WP-CLI executable, for C(wp core version) when version.php cannot be read.
+        type: str
+        default: wp
+      allow_root:
+        description: Pass C(--allow-root) to WP-CLI.
+        type: bool
+        default: false
+      url:
+        description: The site URL for WP-CLI (C(--url)).
+        type: str
 author:
   - runbook developers (@runbook)
 """
@@ -150,6 +189,12 @@ restore:
   description: What the restore did, as M(runbook.wordpress.plugin_restore) returns it.
   type: dict
   returned: when I(restore) was given
+read:
+  description:
+    - What the node held before (as M(runbook.wordpress.wp_site_info) returns it - log_offsets,
+      wordpress_version, plugin_version, backups, errors).
+  type: dict
+  returned: when I(read) was given
 """
 
 import json
@@ -159,9 +204,15 @@ import urllib.error
 import urllib.request
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.runbook_archive import RESTORE_SPEC, RestoreFailed, restore_and_reload
+from ansible.module_utils.runbook_archive import (
+    NODE_READ_SPEC,
+    RESTORE_SPEC,
+    RestoreFailed,
+    read_node,
+    restore_and_reload,
+)
 from ansible.module_utils.runbook_lock import RELEASE_SPEC, LockError, release
-from ansible.module_utils.runbook_wp import plugin_version
+from ansible.module_utils.runbook_wp import plugin_version, wp_runner
 
 FATAL_MARKERS = (b"PHP Fatal error", b"PHP Parse error")
 # What the web server answers while PHP restarts (or no answer at all).
@@ -332,30 +383,32 @@ def main():
             timeout=dict(type="int", default=15),
             release_lock=dict(type="dict", options=RELEASE_SPEC),
             restore=dict(type="dict", options=RESTORE_SPEC),
+            read=dict(type="dict", options=NODE_READ_SPEC),
         ),
         supports_check_mode=True,
     )
     p = module.params
-    changed, restored = restore_first(module) if p["restore"] else (False, None)
+    # What the run record keeps of the node, read before anything changes it.
+    report, extra = read_first(module) if p["read"] else ({}, {})
+    changed, restored = restore_first(module, report, extra) if p["restore"] else (False, None)
     scopes = ["node", "site"] if p["scope"] == "both" else [p["scope"]]
     if module.check_mode:
         # The site's round trips write settings (and put them back): not in check mode. After
         # a restore (a dry run here) nothing it did can be checked either.
         scopes = [] if p["restore"] else [s for s in scopes if s != "site"]
         if not scopes:
-            report = {}
             module.exit_json(
                 changed=changed,
                 checks=[],
                 verification_failed=False,
                 # With a restore (a dry run here) the call did something: not a skip.
-                skipped=restored is None,
+                skipped=restored is None and not p["read"],
                 runbook_report=report,
+                **extra,
                 **restored_fields(restored, report),
             )
     checks = []
-    report = {}
-    extra = restored_fields(restored, report)
+    extra.update(restored_fields(restored, report))
     try:
         http = Http(p["base_url"], p["host_header"], p["token"], p["timeout"])
     except ValueError as exc:
@@ -393,17 +446,32 @@ def main():
     )
 
 
-def restore_first(module):
+def read_first(module):
+    """The node's read (read), before the restore: the call's report (its node part) and
+    result fields. A node that is not a WordPress root fails the call, nothing done."""
+    p = module.params["read"]
+    if not os.path.isfile(os.path.join(p["path"], "wp-load.php")):
+        module.fail_json(
+            msg=f"{p['path']} is not a WordPress root (no wp-load.php)", verification_failed=False
+        )
+    node, fields = read_node(p, wp_runner(p, p["plugin"]))
+    return {"node": node}, {"read": fields}
+
+
+def restore_first(module, report, extra):
     """The restore before the checks (restore): (changed, result). The node's checks then
     expect the restored version and count fatal errors from where the logs ended after the
-    swap. A failed restore fails the call at once, the lock released if asked."""
+    swap. A failed restore fails the call at once (what was read kept in its report), the
+    lock released if asked."""
     p = module.params
     try:
         changed, result = restore_and_reload(p["restore"], module.check_mode, module.run_command)
     except RestoreFailed as exc:
         fields = dict(exc.fields)
-        report = fields.pop("runbook_report", {})
-        extra = release_lock(module, report) if p["release_lock"] else {}
+        said = fields.pop("runbook_report", {})
+        for part, facts in said.items():
+            report.setdefault(part, {}).update(facts)
+        extra = dict(extra, **release_lock(module, report)) if p["release_lock"] else extra
         module.fail_json(
             msg=exc.msg, verification_failed=False, runbook_report=report, **fields, **extra
         )

@@ -207,11 +207,10 @@ runbook_report:
   returned: always
 """
 
-import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.runbook_archive import list_backups
+from ansible.module_utils.runbook_archive import read_node
 from ansible.module_utils.runbook_lock import (
     LOCK_SPEC,
     RELEASE_SPEC,
@@ -222,12 +221,10 @@ from ansible.module_utils.runbook_lock import (
 from ansible.module_utils.runbook_wp import (
     OptionError,
     WpError,
-    core_version,
     flush_site_caches,
     option_change,
     option_values,
     parse_json_output,
-    plugin_version,
     set_json_option,
     wp_argument_spec,
     wp_runner,
@@ -302,48 +299,9 @@ def main():
             lock_site(module, result, report)
             module.exit_json(changed=set_options(module, wp, writes, result, report), **result)
 
-    # What `wp core version` does (it reads version.php without booting WordPress), without
-    # starting PHP: one process less per node; WP-CLI only when the file cannot be parsed.
-    wordpress_version = core_version(p["path"])
-    if wordpress_version is None:
-        try:
-            wordpress_version = wp(["core", "version"]).strip() or None
-        except (WpError, OSError) as exc:
-            errors.append(str(exc))
-    plugin_dir = os.path.join(p["path"], "wp-content", "plugins", p["plugin"])
-    version = plugin_version(plugin_dir, p["plugin"])
-    # The same list plugin_restore chooses from: a backup it marked bad is never "newest".
-    try:
-        backups = list_backups(p["backup_dir"], p["plugin"]) if p["backup_dir"] else []
-    except OSError as exc:  # not a missing folder (that is no backups): unreadable
-        backups = []
-        errors.append(f"cannot list the backups in {p['backup_dir']}: {exc}")
-    good = [b for b in backups if not b["bad"]]
-    node = {
-        "wordpress_version": wordpress_version,
-        "plugin": p["plugin"],
-        "plugin_version": version,
-        "newest_backup": good[0]["name"] if good else None,
-        "backups": len(backups),
-        "bad_backups": len(backups) - len(good),
-        "errors": errors,
-        "lock": read_lock(p["lock_file"]) if p["lock_file"] else None,
-    }
-    log_offsets = {}
-    for log in p["logs"]:
-        try:
-            log_offsets[log] = os.path.getsize(log)
-        except OSError:
-            log_offsets[log] = 0
+    node, fields = read_node(p, wp, errors)
     report["node"] = node
-    result.update(
-        log_offsets=log_offsets,
-        wordpress_version=wordpress_version,
-        plugin_version=version,
-        backups=backups,
-        errors=errors,
-        runbook_report=report,
-    )
+    result.update(fields, runbook_report=report)
     if site_errors:
         # The site's options are unknown: a failure, naming what wp said (the node's facts
         # still go to the run record).
@@ -394,18 +352,6 @@ def lock_site(module, result, report):
     result["lock_taken"] = taken
     for part, facts in said.items():
         report.setdefault(part, {}).update(facts)
-
-
-def read_lock(path):
-    """The site lock kept on this node, if any (it lives on the site's first node)."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            lock = json.load(handle)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        return {"path": path, "unreadable": str(exc)}
-    return lock if isinstance(lock, dict) else {"path": path, "unreadable": "not a JSON object"}
 
 
 def cannot_read(path, errors):
