@@ -371,6 +371,8 @@ def test_locked_site_stops_at_once_and_says_who_holds_it(fleet_, runbook_cli) ->
     assert "locked by run 20261127T090000Z-other" in doc["hosts"]["alpha-1"]["message"]
     assert "alice" in doc["hosts"]["alpha-1"]["message"]
     assert doc["hosts"]["alpha-2"]["outcome"] == "failed"  # the whole site stops
+    # The record keeps what the stopped nodes hold, each read before it stopped.
+    assert doc["hosts"]["alpha-2"]["report"]["plugin_version"] == "2.1.0"
     assert flags(fleet_, "alpha") == ON_FLAGS
     assert version(fleet_, "alpha-2") == "2.1.0"
     assert version(fleet_, "beta-1") == "2.0.1"  # other sites go on
