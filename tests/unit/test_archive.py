@@ -350,3 +350,52 @@ def test_a_symlink_to_a_file_restores_and_the_manifest_checks_it(site: dict[str,
     (live / "mase.php").write_text("<?php\n/**\n * Plugin Name: MASE\n * Version: 9.9.9\n */\n")
     with pytest.raises(ar.ArchiveError, match="does not match its manifest"):
         ar.restore(str(site["plugins"]), str(site["backups"]), "mase", wanted=made["name"])
+
+
+def test_a_node_read_reports_what_it_holds_and_says_what_it_cannot(
+    site: dict[str, Path],
+) -> None:
+    """read_node: what wp_site_info and mase_smoke_test (read) record of a node before any
+    change, from the files WordPress, the plugin, the backups and the logs keep."""
+    root = site["root"] / "wp"
+    (root / "wp-includes").mkdir()
+    (root / "wp-includes" / "version.php").write_text("<?php\n$wp_version = '6.4.2';\n")
+    log = root / "wp-content" / "debug.log"
+    log.write_text("[20-Nov-2026 09:30:00 UTC] PHP Notice: x\n")
+    newer = ar.create_backup(str(site["plugins"] / "mase"), str(site["backups"]), "mase")
+    ar.mark_bad(str(site["backups"] / newer["name"]), "checksum")
+    locks = site["root"] / "locks"
+    locks.mkdir()
+    (locks / "shop.lock").write_text("{not json")
+    params = {
+        "path": str(root),
+        "plugin": "mase",
+        "backup_dir": str(site["backups"]),
+        "logs": [str(log), str(root / "missing.log")],
+        "lock_file": str(locks / "shop.lock"),
+    }
+    node, fields = ar.read_node(params)
+    assert node["wordpress_version"] == "6.4.2" and node["plugin_version"] == "2.1.0"
+    assert (node["backups"], node["bad_backups"]) == (2, 1)
+    assert node["newest_backup"] == site["backup"].name  # never one a restore marked bad
+    assert node["lock"]["path"] == str(locks / "shop.lock") and "unreadable" in node["lock"]
+    assert fields["log_offsets"] == {str(log): log.stat().st_size, str(root / "missing.log"): 0}
+    assert fields["errors"] == node["errors"] == []
+
+    # version.php unreadable: WP-CLI is asked, and what it says when it fails is kept.
+    (root / "wp-includes" / "version.php").unlink()
+    site["backups"].chmod(0)
+    try:
+
+        def wp(args: list[str]) -> str:
+            raise ar.WpError(
+                ["wp", *args], 1, "", "Error: This does not seem to be a WordPress installation."
+            )
+
+        node, fields = ar.read_node({**params, "lock_file": None}, wp)
+    finally:
+        site["backups"].chmod(0o755)
+    assert node["wordpress_version"] is None and node["lock"] is None
+    assert "does not seem to be a WordPress installation" in node["errors"][0]
+    if os.geteuid() != 0:  # root reads a folder it may not list
+        assert node["errors"][1].startswith(f"cannot list the backups in {site['backups']}")
