@@ -111,3 +111,11 @@ def test_a_json_option_that_is_missing_or_reads_back_wrong_is_an_option_error() 
 def test_option_values_are_normalised_then_checked() -> None:
     assert wp.option_values({"a": "40"}, "percentages") == ({"a": 40}, [])
     assert wp.option_values({"a": "yes"}, "flags")[1] == ["a='yes' is not a boolean"]
+
+
+def test_a_wordpress_root_is_a_folder_with_wp_load_php(tmp_path: Path) -> None:
+    assert wp.not_a_wordpress_root(str(tmp_path)) == (
+        f"{tmp_path} is not a WordPress root (no wp-load.php)"
+    )
+    (tmp_path / "wp-load.php").write_text("<?php\n")
+    assert wp.not_a_wordpress_root(str(tmp_path)) is None

@@ -682,10 +682,20 @@ def restore_and_reload(
             )
         result["opcache_reset"] = True
     if p["logs"]:
-        result["log_offsets"] = {
-            path: os.path.getsize(path) if os.path.exists(path) else 0 for path in p["logs"]
-        }
+        result["log_offsets"] = log_sizes(p["logs"])
     return changed, result
+
+
+def log_sizes(paths: List[str]) -> Dict[str, int]:
+    """Each log's size now, 0 for one that is not there: where a later check starts reading
+    what was written after this point."""
+    sizes = {}
+    for path in paths:
+        try:
+            sizes[path] = os.path.getsize(path)
+        except OSError:
+            sizes[path] = 0
+    return sizes
 
 
 #: read_node's options, as a module takes them (mase_smoke_test's `read`).
@@ -737,14 +747,8 @@ def read_node(
         "errors": errors,
         "lock": describe(p["lock_file"]) if p["lock_file"] else None,
     }
-    log_offsets = {}
-    for log in p["logs"]:
-        try:
-            log_offsets[log] = os.path.getsize(log)
-        except OSError:
-            log_offsets[log] = 0
     fields = dict(
-        log_offsets=log_offsets,
+        log_offsets=log_sizes(p["logs"]),
         wordpress_version=wordpress_version,
         plugin_version=version,
         backups=backups,

@@ -180,6 +180,13 @@ def merge_values(current: Dict[str, Any], values: Dict[str, Any]) -> Dict[str, A
     return result
 
 
+def not_a_wordpress_root(path: str) -> Optional[str]:
+    """Why `path` is not a WordPress root (no wp-load.php), or None when it is one."""
+    if os.path.isfile(os.path.join(path, "wp-load.php")):
+        return None
+    return f"{path} is not a WordPress root (no wp-load.php)"
+
+
 WP_VERSION = re.compile(r"^\$wp_version\s*=\s*'([^']+)'\s*;", re.MULTILINE)
 
 

@@ -212,7 +212,7 @@ from ansible.module_utils.runbook_archive import (
     restore_and_reload,
 )
 from ansible.module_utils.runbook_lock import RELEASE_SPEC, LockError, release
-from ansible.module_utils.runbook_wp import plugin_version, wp_runner
+from ansible.module_utils.runbook_wp import not_a_wordpress_root, plugin_version, wp_runner
 
 FATAL_MARKERS = (b"PHP Fatal error", b"PHP Parse error")
 # What the web server answers while PHP restarts (or no answer at all).
@@ -450,10 +450,9 @@ def read_first(module):
     """The node's read (read), before the restore: the call's report (its node part) and
     result fields. A node that is not a WordPress root fails the call, nothing done."""
     p = module.params["read"]
-    if not os.path.isfile(os.path.join(p["path"], "wp-load.php")):
-        module.fail_json(
-            msg=f"{p['path']} is not a WordPress root (no wp-load.php)", verification_failed=False
-        )
+    problem = not_a_wordpress_root(p["path"])
+    if problem:
+        module.fail_json(msg=problem, verification_failed=False)
     node, fields = read_node(p, wp_runner(p, p["plugin"]))
     return {"node": node}, {"read": fields}
 

@@ -114,6 +114,7 @@ from ansible.module_utils.runbook_wp import (
     WpError,
     core_version,
     error_line,
+    not_a_wordpress_root,
     parse_json_output,
     wp_argument_spec,
     wp_runner,
@@ -339,8 +340,9 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    if not os.path.isfile(os.path.join(p["path"], "wp-load.php")):
-        module.fail_json(msg=f"{p['path']} is not a WordPress root (no wp-load.php)")
+    problem = not_a_wordpress_root(p["path"])
+    if problem:
+        module.fail_json(msg=problem)
     wp = wp_runner(p, p["plugin"])
     errors = []
     known = []

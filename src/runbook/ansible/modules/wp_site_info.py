@@ -222,6 +222,7 @@ from ansible.module_utils.runbook_wp import (
     OptionError,
     WpError,
     flush_site_caches,
+    not_a_wordpress_root,
     option_change,
     option_values,
     parse_json_output,
@@ -262,8 +263,9 @@ def main():
             said = "; ".join(invalid)
             module.fail_json(msg=f"{write['option']}: nothing read or written: {said}")
         writes.append((write["option"], values))
-    if not os.path.isfile(os.path.join(p["path"], "wp-load.php")):
-        module.fail_json(msg=f"{p['path']} is not a WordPress root (no wp-load.php)")
+    problem = not_a_wordpress_root(p["path"])
+    if problem:
+        module.fail_json(msg=problem)
     errors = []
 
     wp = wp_runner(p, p["plugin"])
