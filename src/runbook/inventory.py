@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,19 +65,152 @@ def resolve(
     return Inventory(tuple(sources), origin)
 
 
-def hosts(inventory: Inventory, limit: str | None) -> dict[str, str | None]:
+def hosts(
+    inventory: Inventory, limit: str | None, cache: Path | None = None
+) -> dict[str, str | None]:
     """The targeted hosts in inventory order, each with its `site` (None when it has none)."""
     return {
         h: (str(v["site"]) if v.get("site") is not None else None)
-        for h, v in host_vars(inventory, limit, ("site",)).items()
+        for h, v in host_vars(inventory, limit, ("site",), cache).items()
     }
 
 
 def host_vars(
-    inventory: Inventory, limit: str | None, names: tuple[str, ...]
+    inventory: Inventory, limit: str | None, names: tuple[str, ...], cache: Path | None = None
 ) -> dict[str, dict[str, Any]]:
     """The targeted hosts in inventory order, each with those of `names` it sets, read here on
-    the controller (group_vars and host_vars merged, as Ansible merges them)."""
+    the controller (group_vars and host_vars merged, as Ansible merges them).
+
+    With `cache` (a private folder), the answer is kept there with the fingerprint of
+    everything it was read from (_fingerprint) and given back while that is unchanged: reading
+    an inventory means importing Ansible's inventory code first, a quarter of a second before
+    every run. An inventory files alone cannot describe (a script, a plugin) is read each time.
+    """
+    fingerprint = _fingerprint(inventory, limit, names) if cache is not None else None
+    if cache is None or fingerprint is None:
+        return _read_host_vars(inventory, limit, names)
+    entry = cache / ("inventory-" + _digest(inventory.sources, limit, names)[:24] + ".json")
+    kept = _cached(entry, fingerprint)
+    if kept is not None:
+        return kept
+    result = _read_host_vars(inventory, limit, names)
+    _keep(entry, fingerprint, result)
+    return result
+
+
+#: Inventory files that hold their hosts themselves (the ini, yaml and toml plugins' files); a
+#: YAML file naming a `plugin:` gets its hosts from elsewhere, as does an executable (a script).
+_STATIC_SUFFIXES = frozenset({"", ".ini", ".cfg", ".yml", ".yaml", ".json", ".toml"})
+_PLUGIN_KEY = re.compile(r"^plugin\s*:", re.MULTILINE)
+_CACHE_FORMAT = 1
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    found = []
+    for root, dirs, files in os.walk(path):
+        dirs.sort()
+        found += [Path(root) / f for f in sorted(files)]
+    return found
+
+
+def _static(path: Path) -> bool:
+    if path.suffix not in _STATIC_SUFFIXES or os.access(path, os.X_OK):
+        return False
+    if path.suffix in (".yml", ".yaml", ".json"):
+        try:
+            return not _PLUGIN_KEY.search(path.read_text(errors="replace"))
+        except OSError:
+            return False
+    return True
+
+
+def _fingerprint(inventory: Inventory, limit: str | None, names: tuple[str, ...]) -> str | None:
+    """What host_vars' answer depends on, as one digest: every file of the inventory and of the
+    group_vars/ and host_vars/ beside it (path, inode, size, modification time), the limit and
+    the names asked, Ansible's settings (its ANSIBLE_* variables and config files) and where
+    Ansible is installed. None where files cannot say it (an inventory script or plugin)."""
+    import importlib.util
+
+    facts: list[Any] = [_CACHE_FORMAT, limit, names]
+    facts.append(sorted((k, v) for k, v in os.environ.items() if k.startswith("ANSIBLE_")))
+    spec = importlib.util.find_spec("ansible")
+    watched = [Path(spec.origin)] if spec is not None and spec.origin else []
+    watched += [
+        Path(p).expanduser()
+        for p in (os.environ.get("ANSIBLE_CONFIG"), "ansible.cfg", "~/.ansible.cfg")
+        if p
+    ]
+    watched.append(Path("/etc/ansible/ansible.cfg"))
+    try:
+        for source in inventory.sources:
+            files = _files(source)
+            if not files or not all(_static(f) for f in files):
+                return None
+            base = source if source.is_dir() else source.parent
+            for extra in (base / "group_vars", base / "host_vars"):
+                if extra.exists():
+                    files += _files(extra)
+            watched += files
+        for path in watched:
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                facts.append((str(path.absolute()), None))
+                continue
+            facts.append((str(path.absolute()), st.st_ino, st.st_size, st.st_mtime_ns))
+    except OSError:
+        return None
+    return _digest(*facts)
+
+
+def _cached(entry: Path, fingerprint: str) -> dict[str, dict[str, Any]] | None:
+    """The answer kept for this fingerprint, or None (none kept, another, or not readable as
+    one: a damaged or foreign file is read over, never trusted)."""
+    try:
+        kept = json.loads(entry.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(kept, dict) or kept.get("fingerprint") != fingerprint:
+        return None
+    pairs = kept.get("hosts")
+    if not isinstance(pairs, list) or not all(
+        isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and isinstance(p[1], dict)
+        for p in pairs
+    ):
+        return None
+    return {name: values for name, values in pairs}
+
+
+def _keep(entry: Path, fingerprint: str, result: dict[str, dict[str, Any]]) -> None:
+    """Keep the answer for the next run; one that cannot be kept (a value JSON cannot hold, a
+    full disk) is simply not kept."""
+    try:
+        text = json.dumps(
+            {"fingerprint": fingerprint, "hosts": [[h, v] for h, v in result.items()]}
+        )
+        if json.loads(text)["hosts"] != [[h, v] for h, v in result.items()]:
+            return  # JSON would change a value (a tuple, a date): read it each time instead
+        entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except (OSError, TypeError, ValueError):
+        return
+    scratch = entry.with_name(f".{entry.name}.{os.getpid()}")
+    try:
+        with open(os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+            out.write(text)
+        os.replace(scratch, entry)
+    except OSError:
+        scratch.unlink(missing_ok=True)
+
+
+def _read_host_vars(
+    inventory: Inventory, limit: str | None, names: tuple[str, ...]
+) -> dict[str, dict[str, Any]]:
     from ansible.errors import AnsibleError
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader
