@@ -11,8 +11,6 @@ from __future__ import annotations
 import html
 import re
 
-from markdown_it import MarkdownIt
-
 STYLESHEET = """
 :root{color-scheme:light;--fg:#1d232a;--muted:#5b6570;--line:#d8dde3;--ok:#1f7a3a;
 --warn:#a15c00;--bad:#b3261e;--okbg:#e3f4e8;--warnbg:#fdf0dc;--badbg:#fbe4e2}
@@ -75,6 +73,8 @@ def times(fragment: str) -> str:
 def markdown(text: str) -> str:
     """Markdown as HTML: CommonMark with tables; raw HTML in the text is shown, never run;
     `- [ ]` task items as boxes; times as <time>."""
+    from markdown_it import MarkdownIt  # here: every run loads this module, few render markdown
+
     md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
     out = md.render(text)
     out = out.replace("<li>[ ] ", "<li>&#9744; ").replace("<li>[x] ", "<li>&#9745; ")
