@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runbook import yamlfile
+from runbook import statecache, yamlfile
 from runbook.errors import ExitCode, RunbookError
 
 
@@ -89,12 +88,15 @@ def host_vars(
     fingerprint = _fingerprint(inventory, limit, names) if cache is not None else None
     if cache is None or fingerprint is None:
         return _read_host_vars(inventory, limit, names)
-    entry = cache / ("inventory-" + _digest(inventory.sources, limit, names)[:24] + ".json")
-    kept = _cached(entry, fingerprint)
-    if kept is not None:
-        return kept
+    name = "inventory-" + _digest(inventory.sources, limit, names)[:24] + ".json"
+    pairs = statecache.get(cache, name, fingerprint)
+    if isinstance(pairs, list) and all(
+        isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and isinstance(p[1], dict)
+        for p in pairs
+    ):
+        return {host: values for host, values in pairs}
     result = _read_host_vars(inventory, limit, names)
-    _keep(entry, fingerprint, result)
+    statecache.put(cache, name, fingerprint, [[h, v] for h, v in result.items()])
     return result
 
 
@@ -167,45 +169,6 @@ def _fingerprint(inventory: Inventory, limit: str | None, names: tuple[str, ...]
     except OSError:
         return None
     return _digest(*facts)
-
-
-def _cached(entry: Path, fingerprint: str) -> dict[str, dict[str, Any]] | None:
-    """The answer kept for this fingerprint, or None (none kept, another, or not readable as
-    one: a damaged or foreign file is read over, never trusted)."""
-    try:
-        kept = json.loads(entry.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(kept, dict) or kept.get("fingerprint") != fingerprint:
-        return None
-    pairs = kept.get("hosts")
-    if not isinstance(pairs, list) or not all(
-        isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and isinstance(p[1], dict)
-        for p in pairs
-    ):
-        return None
-    return {name: values for name, values in pairs}
-
-
-def _keep(entry: Path, fingerprint: str, result: dict[str, dict[str, Any]]) -> None:
-    """Keep the answer for the next run; one that cannot be kept (a value JSON cannot hold, a
-    full disk) is simply not kept."""
-    try:
-        text = json.dumps(
-            {"fingerprint": fingerprint, "hosts": [[h, v] for h, v in result.items()]}
-        )
-        if json.loads(text)["hosts"] != [[h, v] for h, v in result.items()]:
-            return  # JSON would change a value (a tuple, a date): read it each time instead
-        entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except (OSError, TypeError, ValueError):
-        return
-    scratch = entry.with_name(f".{entry.name}.{os.getpid()}")
-    try:
-        with open(os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
-            out.write(text)
-        os.replace(scratch, entry)
-    except OSError:
-        scratch.unlink(missing_ok=True)
 
 
 def _read_host_vars(

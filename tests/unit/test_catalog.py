@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -223,3 +224,28 @@ def test_absurd_windows_are_refused_on_the_controller(value: str, why: str) -> N
     with pytest.raises(RunbookError, match=f"--since: .*{why}"):
         since.convert(value)
     assert since.convert("5m") == "5m"
+
+
+def test_validated_files_are_kept_in_the_state_directory(tmp_path: Path, state_dir: Path) -> None:
+    """Kept once the state directory exists, given back while the file is the same, read and
+    validated again once it changes (an invalid change is refused, naming the field)."""
+    path = write(tmp_path / "runbooks", "kept", VALID.format(name="kept"))
+    assert catalog.load(tmp_path)["kept"].priority == "P1"
+    assert not state_dir.exists()  # a command that only reads makes no state directory
+    state_dir.mkdir()
+    catalog.load(tmp_path)
+    entry = state_dir / "cache" / catalog._cache_key(path)[1]
+    assert oct(entry.stat().st_mode & 0o777) == "0o600"
+    # What is kept is what the next command gets: changed here (and only here), it is given back.
+    kept = json.loads(entry.read_text())
+    kept["value"]["description"] = "From the cache. And more words."
+    entry.write_text(json.dumps(kept))
+    assert catalog.load(tmp_path)["kept"].description.startswith("From the cache")
+    path.write_text(VALID.format(name="kept").replace("priority: P1", "priority: P7"))
+    with pytest.raises(RunbookError, match="field priority"):
+        catalog.load(tmp_path)
+    # A damaged entry is read over.
+    path.write_text(VALID.format(name="kept"))
+    catalog.load(tmp_path)
+    entry.write_text("{damaged")
+    assert catalog.load(tmp_path)["kept"].description.startswith("Do a thing")

@@ -31,7 +31,7 @@ def test_a_kept_read_is_given_back_while_nothing_changed(tmp_path: Path) -> None
     (entry,) = kept(cache)
     # What is kept is what the next run gets: changed here (and only here), it is given back.
     data = json.loads(entry.read_text())
-    data["hosts"] = [["web-1", {"site": "kept"}]]
+    data["value"] = [["web-1", {"site": "kept"}]]
     entry.write_text(json.dumps(data))
     assert inv.hosts(source, None, cache) == {"web-1": "kept"}
 
@@ -72,11 +72,11 @@ def test_a_damaged_or_foreign_entry_is_read_over(tmp_path: Path) -> None:
     source = inventory(tmp_path)
     inv.hosts(source, None, cache)
     (entry,) = kept(cache)
-    for text in ("{not json", "[]", json.dumps({"fingerprint": "x", "hosts": []})):
+    for text in ("{not json", "[]", json.dumps({"identity": "x", "value": []})):
         entry.write_text(text)
         assert inv.hosts(source, None, cache) == {"web-1": "a"}
-    fingerprint = json.loads(entry.read_text())["fingerprint"]
-    entry.write_text(json.dumps({"fingerprint": fingerprint, "hosts": [["web-1", "a string"]]}))
+    fingerprint = json.loads(entry.read_text())["identity"]
+    entry.write_text(json.dumps({"identity": fingerprint, "value": [["web-1", "a string"]]}))
     assert inv.hosts(source, None, cache) == {"web-1": "a"}
 
 

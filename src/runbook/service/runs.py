@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook import inventory as inv
-from runbook import paths, yamlfile
+from runbook import statecache, yamlfile
 from runbook.catalog import COMMON_OPTIONS, Runbook, extra_var_problem
 from runbook.errors import ExitCode, RunbookError
 from runbook.events import RunModel
@@ -147,7 +147,7 @@ def targets(
     ws: Workspace, given: tuple[str, ...], limit: str | None, warn: Callable[[str], None]
 ) -> Targets:
     inventory = inv.resolve(given, ws.project, warn, fallback=ws.fallback_inventory)
-    hosts = inv.hosts(inventory, limit, cache=paths.state_dir() / "cache")
+    hosts = inv.hosts(inventory, limit, cache=statecache.folder())
     if not hosts:
         raise RunbookError(
             f"no hosts in {inventory}" + (f" match --limit {limit}" if limit else "")
