@@ -9,8 +9,7 @@ from pathlib import Path
 
 from runbook import clock
 from runbook.errors import RunbookError
-from runbook.incidents.channels import load, write_status_page
-from runbook.incidents.channels.statuspage import StatusPage
+from runbook.incidents import contacts_file
 from runbook.incidents.records import Incidents
 from runbook.service.workspace import Workspace
 
@@ -18,6 +17,11 @@ from runbook.service.workspace import Workspace
 def refresh_status_pages(ws: Workspace, warn: Callable[[str], None] | None = None) -> list[Path]:
     """Write every status-page channel's page from the record. Never fails the change that
     called it: a problem is a warning."""
+    if contacts_file(ws.project) is None:
+        return []  # no channel at all: the channels' code is not even loaded
+    from runbook.incidents.channels import load, write_status_page
+    from runbook.incidents.channels.statuspage import StatusPage
+
     try:
         channels = [c for c in load(ws.project)[1] if isinstance(c, StatusPage)]
         if not channels:

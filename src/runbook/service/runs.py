@@ -17,8 +17,8 @@ from runbook.catalog import COMMON_OPTIONS, Runbook, extra_var_problem
 from runbook.errors import ExitCode, RunbookError
 from runbook.events import RunModel
 from runbook.execution import RunRequest, RunResult, execute
+from runbook.incidents import contacts_file
 from runbook.incidents.records import Incidents
-from runbook.service.pages import refresh_status_pages
 from runbook.service.workspace import Workspace
 
 MAX_REASON = 2000
@@ -277,6 +277,8 @@ def attach_incident(
             for failed in send_notices(ws, store, book.notify, incident_id):
                 warn(f"runbook: warning: {failed}")
     if incident_id is not None:
+        from runbook.service.pages import refresh_status_pages
+
         refresh_status_pages(ws, warn)
     return incident_id
 
@@ -291,10 +293,12 @@ def send_notices(
     ws: Workspace, store: Any, templates: tuple[str, ...], incident_id: int
 ) -> Iterator[str]:
     """The templates over the project's channels; yields what failed, one line each."""
+    if not templates or contacts_file(ws.project) is None:
+        return  # no channel: the channels' and the templates' code is not even loaded
     from runbook.incidents.channels import load
     from runbook.incidents.notify import notify
 
-    if not templates or not load(ws.project)[1]:
+    if not load(ws.project)[1]:
         return
     # All of a run's notices together end within NOTICES_SECONDS: telling people never holds a
     # rollback's exit code back for long.

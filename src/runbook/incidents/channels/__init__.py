@@ -23,6 +23,7 @@ import tenacity
 
 from runbook import yamlfile
 from runbook.errors import RunbookError
+from runbook.incidents import contacts_file
 from runbook.incidents.channels.base import (
     Attempt,
     Channel,
@@ -67,9 +68,9 @@ __all__ = [
 
 def load(project: Path | None) -> tuple[dict[str, Any], list[Channel]]:
     """contacts.yml: escalation levels with their contacts, and the channels, checked."""
-    if project is None or not (project / "contacts.yml").is_file():
+    path = contacts_file(project)
+    if path is None:
         return {}, []
-    path = project / "contacts.yml"
     data = yamlfile.load(path) or {}
     if not isinstance(data, dict):
         raise RunbookError(f"{path}: must be a mapping (levels, channels)")
