@@ -73,7 +73,7 @@ def times(fragment: str) -> str:
 def markdown(text: str) -> str:
     """Markdown as HTML: CommonMark with tables; raw HTML in the text is shown, never run;
     `- [ ]` task items as boxes; times as <time>."""
-    from markdown_it import MarkdownIt  # here: every run loads this module, few render markdown
+    from markdown_it import MarkdownIt  # here: most commands that load this module render none
 
     md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
     out = md.render(text)
