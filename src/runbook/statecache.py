@@ -14,6 +14,10 @@ from typing import Any
 
 from runbook.paths import state_dir
 
+#: A cache never takes the room the run record needs: on a file system with less free space
+#: than this, nothing is kept (and what is kept is only ever a few kilobytes).
+MIN_FREE_BYTES = 64 * 1024 * 1024
+
 
 def folder() -> Path | None:
     """The cache folder in the state directory, or None while there is no state directory (a
@@ -42,6 +46,9 @@ def put(where: Path, name: str, identity: Any, value: Any) -> None:
     try:
         text = json.dumps({"identity": identity, "value": value})
         if json.loads(text) != {"identity": identity, "value": value}:
+            return
+        room = os.statvfs(where if where.is_dir() else where.parent)
+        if room.f_bavail * room.f_frsize < MIN_FREE_BYTES:
             return
         where.mkdir(parents=True, exist_ok=True, mode=0o700)
     except (OSError, TypeError, ValueError):

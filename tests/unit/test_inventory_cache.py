@@ -96,3 +96,22 @@ def test_no_cache_folder_keeps_nothing(tmp_path: Path) -> None:
     source = inventory(tmp_path)
     assert inv.hosts(source, None) == {"web-1": "a"}
     assert not (tmp_path / "cache").exists()
+
+
+def test_nothing_is_kept_on_a_nearly_full_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run record needs the room more than a cache does (the fault suite's full state disk
+    found a cache entry taking the record's last pages)."""
+    real = os.statvfs
+
+    class Full:
+        def __init__(self, path: object) -> None:
+            st = real(path)  # type: ignore[arg-type]
+            self.f_frsize = st.f_frsize
+            self.f_bavail = 1
+
+    monkeypatch.setattr(os, "statvfs", Full)
+    cache = tmp_path / "cache"
+    assert inv.hosts(inventory(tmp_path), None, cache) == {"web-1": "a"}
+    assert not cache.exists()
