@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -263,7 +262,7 @@ def _parameter(path: Path, raw: dict[str, Any]) -> Parameter:
 
 #: Kept between commands (statecache): parsing a catalog file and importing and running the
 #: JSON Schema validator cost ~0.1 s at every start. An entry is the file's validated data
-#: for the file's and the schema's identity (inode, size, modification time).
+#: for the file's identity (inode, size, modification time) and the schema's digest.
 _CACHE_FORMAT = 1
 
 
@@ -291,14 +290,18 @@ def _cache_key(path: Path) -> tuple[Path | None, str, list[Any]]:
     where = statecache.folder()
     try:
         st = path.stat()
-        sst = os.stat(str(resources.files("runbook").joinpath("schemas/runbook.schema.json")))
-    except (OSError, TypeError):
+    except OSError:
         return None, "", []
     resolved = str(path.resolve())
-    identity = [_CACHE_FORMAT, resolved, st.st_ino, st.st_size, st.st_mtime_ns]
-    identity += [sst.st_ino, sst.st_size, sst.st_mtime_ns]
+    identity = [_CACHE_FORMAT, resolved, st.st_ino, st.st_size, st.st_mtime_ns, _schema_digest()]
     digest = hashlib.sha256(resolved.encode()).hexdigest()[:24]
     return where, f"catalog-{digest}.json", identity
+
+
+@cache
+def _schema_digest() -> str:
+    """The schema a kept file was validated against (read once, as schema() is)."""
+    return hashlib.sha256(json.dumps(schema(), sort_keys=True).encode()).hexdigest()
 
 
 def load_file(path: Path, playbook_dirs: list[Path]) -> Runbook:

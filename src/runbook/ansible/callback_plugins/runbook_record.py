@@ -206,7 +206,7 @@ class CallbackModule(CallbackBase):
         status, code = self.rb.exit_code_for(self.model, outcome, False)
         summary = {
             "counts": self.model.counts(),
-            "runner_status": "failed" if failed else "successful",
+            "runner_status": outcome,
             "rc": None,
             "error": self.model.error,
             "sites": self.model.site_reports,
